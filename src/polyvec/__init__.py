@@ -1,0 +1,54 @@
+"""polyvec: one retrieval core over many vector databases.
+
+Imports no backend and no framework: those load on first use.
+"""
+
+from polyvec.errors import (
+    BackendError,
+    BackendUnavailableError,
+    CollectionNotFoundError,
+    ConfigurationError,
+    DimensionMismatchError,
+    EmptyQueryError,
+    FilterError,
+    FilterSyntaxError,
+    FilterValueError,
+    InputError,
+    InvalidVectorError,
+    MissingDependencyError,
+    PolyvecError,
+    UnsupportedFilterError,
+    WriteError,
+)
+from polyvec.filters import F
+from polyvec.fusion import DBSF, RRF, Convex
+from polyvec.types import Document, Hit, Source, SparseVector
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DBSF",
+    "RRF",
+    "BackendError",
+    "BackendUnavailableError",
+    "CollectionNotFoundError",
+    "ConfigurationError",
+    "Convex",
+    "DimensionMismatchError",
+    "Document",
+    "EmptyQueryError",
+    "F",
+    "FilterError",
+    "FilterSyntaxError",
+    "FilterValueError",
+    "Hit",
+    "InputError",
+    "InvalidVectorError",
+    "MissingDependencyError",
+    "PolyvecError",
+    "Source",
+    "SparseVector",
+    "UnsupportedFilterError",
+    "WriteError",
+    "__version__",
+]

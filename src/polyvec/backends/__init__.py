@@ -1,0 +1,1 @@
+"""polyvec backends: one module per database, imported on first use."""

@@ -1,0 +1,274 @@
+"""The contract every backend implements, and what it declares it can do.
+
+A backend only stores and searches: it never embeds, tokenizes or fuses on its own
+initiative. polyvec's :class:`~polyvec.collection.Collection` and
+:class:`~polyvec.retriever.Retriever` do the rest over this interface.
+
+Rules every backend follows (the conformance suite checks them):
+
+* ids round-trip exactly (``"7"`` stays a str, ``7`` stays an int);
+* hits are returned best first with **higher-is-better** scores of the declared kind
+  (``l2`` scores are negated distances);
+* a filter is translated completely or raises ``UnsupportedFilterError``; a condition
+  is never dropped or widened;
+* a failed write raises ``WriteError`` saying which ids were and were not written.
+
+Async twins (``a``-prefixed) run the sync method in a worker thread by default, so
+the logic is written once; a backend with a native async client may override them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+
+from polyvec.errors import ConfigurationError
+from polyvec.filters.ast import Filter
+from polyvec.fusion import Fusion
+from polyvec.types import DocId, Document, Hit, SparseVector
+
+__all__ = [
+    "ALL_FILTER_OPERATORS",
+    "Backend",
+    "Capabilities",
+    "CollectionSpec",
+    "Distance",
+    "ranked_hits",
+]
+
+Distance = Literal["cosine", "dot", "l2"]
+
+ALL_FILTER_OPERATORS = frozenset(
+    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "exists", "contains", "and", "or", "not"}
+)
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend does natively (server-side). Everything else polyvec emulates
+    client-side, or refuses with a clear error."""
+
+    backend: str
+    sparse: bool = False
+    """Stores sparse vectors and searches them (BM25 leg runs in the engine)."""
+    native_idf: bool = False
+    """The engine computes IDF itself (query-side BM25 weights are then all 1)."""
+    hybrid_fusions: frozenset[str] = frozenset()
+    """Fusion methods the engine runs in one call: subset of {"rrf", "dbsf", "convex"}."""
+    mmr: bool = False
+    filter_operators: frozenset[str] = ALL_FILTER_OPERATORS
+    delete_by_filter: bool = True
+    native_async: bool = False
+    distances: frozenset[str] = frozenset({"cosine", "dot", "l2"})
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "backend": self.backend,
+            "sparse": self.sparse,
+            "native_idf": self.native_idf,
+            "hybrid_fusions": sorted(self.hybrid_fusions),
+            "mmr": self.mmr,
+            "filter_operators": sorted(self.filter_operators),
+            "delete_by_filter": self.delete_by_filter,
+            "native_async": self.native_async,
+            "distances": sorted(self.distances),
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True)
+class CollectionSpec:
+    """How a collection is laid out. ``options`` holds backend-specific settings
+    (HNSW parameters, quantization, payload indexes …) passed through unchanged."""
+
+    name: str
+    dimension: int
+    distance: Distance = "cosine"
+    sparse: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.name or not isinstance(self.name, str):
+            raise ConfigurationError(f"collection name must be a non-empty str, got {self.name!r}")
+        if not isinstance(self.dimension, int) or self.dimension <= 0:
+            raise ConfigurationError(f"dimension must be a positive int, got {self.dimension!r}")
+        if self.distance not in ("cosine", "dot", "l2"):
+            raise ConfigurationError(
+                f"distance must be 'cosine', 'dot' or 'l2', got {self.distance!r}"
+            )
+
+
+class Backend(ABC):
+    """Abstract base of all backends. Subclasses set ``capabilities`` and ``scheme``."""
+
+    capabilities: ClassVar[Capabilities]
+    schemes: ClassVar[tuple[str, ...]] = ()
+
+    # -- collections -------------------------------------------------------------------
+    @abstractmethod
+    def create_collection(self, spec: CollectionSpec) -> None:
+        """Create the collection; if it exists with the same spec, do nothing, and if it
+        exists with another dimension or distance, raise ``ConfigurationError``."""
+
+    @abstractmethod
+    def get_spec(self, name: str) -> CollectionSpec | None:
+        """The spec of an existing collection, or ``None`` if there is none."""
+
+    @abstractmethod
+    def list_collections(self) -> list[str]: ...
+
+    @abstractmethod
+    def drop_collection(self, name: str) -> None: ...
+
+    # -- data --------------------------------------------------------------------------
+    @abstractmethod
+    def upsert(self, collection: str, documents: Sequence[Document]) -> None:
+        """Insert or replace ``documents`` (all carry ``dense``; ``sparse`` when the
+        collection has sparse vectors). All-or-nothing per call where the engine allows;
+        otherwise raise ``WriteError`` naming what was written."""
+
+    @abstractmethod
+    def get(
+        self, collection: str, ids: Sequence[DocId], *, with_vectors: bool = False
+    ) -> list[Document]:
+        """The documents with these ids that exist, in the order of ``ids``."""
+
+    @abstractmethod
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[DocId] | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        """Delete by ids, or by filter (exactly one of them)."""
+
+    @abstractmethod
+    def count(self, collection: str, filter: Filter | None = None) -> int: ...
+
+    @abstractmethod
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        batch_size: int = 256,
+        with_vectors: bool = False,
+    ) -> Iterator[list[Document]]:
+        """Every document (matching ``filter``), in batches."""
+
+    # -- search ------------------------------------------------------------------------
+    @abstractmethod
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        """Top ``k`` by the collection's distance; ``Hit.kind`` is that distance."""
+
+    def search_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        """Top ``k`` by sparse dot product (``kind="bm25"``). Backends without native
+        sparse search leave this unimplemented and declare ``sparse=False``."""
+        raise NotImplementedError(f"{type(self).__name__} has no native sparse search")
+
+    def search_hybrid(
+        self,
+        collection: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        k: int,
+        *,
+        fusion: Fusion,
+        candidates: int,
+        filter: Filter | None = None,
+    ) -> list[Hit]:
+        """Dense and sparse top-``candidates`` fused by the engine in one call, for the
+        fusion methods listed in ``capabilities.hybrid_fusions``. Dense is list 0 and
+        sparse list 1 for weights and for ``Convex.alpha``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot fuse natively")
+
+    # -- polyvec's own per-collection state (e.g. BM25 corpus statistics) -------------
+    @abstractmethod
+    def load_state(self, collection: str) -> dict[str, Any] | None:
+        """The JSON-able state saved with ``save_state``, or ``None``."""
+
+    @abstractmethod
+    def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
+        """Persist polyvec's state beside the collection (never counted as a document)."""
+
+    def close(self) -> None:
+        """Release connections and files. Idempotent."""
+
+    def __enter__(self) -> Backend:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- async twins: one implementation, run off the event loop ----------------------
+    async def aupsert(self, collection: str, documents: Sequence[Document]) -> None:
+        await asyncio.to_thread(self.upsert, collection, documents)
+
+    async def aget(
+        self, collection: str, ids: Sequence[DocId], *, with_vectors: bool = False
+    ) -> list[Document]:
+        return await asyncio.to_thread(self.get, collection, ids, with_vectors=with_vectors)
+
+    async def adelete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[DocId] | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        await asyncio.to_thread(self.delete, collection, ids=ids, filter=filter)
+
+    async def acount(self, collection: str, filter: Filter | None = None) -> int:
+        return await asyncio.to_thread(self.count, collection, filter)
+
+    async def asearch_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        return await asyncio.to_thread(self.search_dense, collection, vector, k, filter)
+
+    async def asearch_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        return await asyncio.to_thread(self.search_sparse, collection, vector, k, filter)
+
+    async def asearch_hybrid(
+        self,
+        collection: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        k: int,
+        *,
+        fusion: Fusion,
+        candidates: int,
+        filter: Filter | None = None,
+    ) -> list[Hit]:
+        return await asyncio.to_thread(
+            lambda: self.search_hybrid(
+                collection, dense, sparse, k, fusion=fusion, candidates=candidates, filter=filter
+            )
+        )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def ranked_hits(scored: Sequence[tuple[Document, float]], kind: Any, leg: Any) -> list[Hit]:
+    """Build a backend's result list from ``(document, score)`` pairs, best first,
+    recording the leg and the 1-based rank of each in its provenance."""
+    from polyvec.types import Source
+
+    return [
+        Hit(doc, float(score), kind, sources=(Source(leg, rank, float(score), kind),))
+        for rank, (doc, score) in enumerate(scored, start=1)
+    ]

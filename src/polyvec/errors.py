@@ -1,0 +1,153 @@
+"""The polyvec exception tree.
+
+Every error polyvec raises on purpose is a :class:`PolyvecError`; each says what was
+wrong and what to do about it::
+
+    PolyvecError
+    ├── ConfigurationError            a bad URL, option or combination of options
+    ├── MissingDependencyError        (also ImportError) an optional extra is not installed
+    ├── InputError                    (also ValueError) bad data handed to polyvec
+    │   ├── DimensionMismatchError    a vector of the wrong length for the collection
+    │   ├── InvalidVectorError        NaN / infinite values, empty or malformed vectors
+    │   └── EmptyQueryError           a query with no text (or no usable tokens)
+    ├── FilterError                   (also ValueError) a metadata filter is wrong
+    │   ├── FilterSyntaxError         unknown operator, malformed filter dict
+    │   ├── FilterValueError          a value of the wrong type for its operator
+    │   └── UnsupportedFilterError    valid filter that this backend cannot express
+    └── BackendError                  the database said no, or could not be reached
+        ├── BackendUnavailableError   unreachable server, refused connection, timeout
+        ├── CollectionNotFoundError   the named collection does not exist
+        └── WriteError                a write failed; says which ids were and were not written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "CollectionNotFoundError",
+    "ConfigurationError",
+    "DimensionMismatchError",
+    "EmptyQueryError",
+    "FilterError",
+    "FilterSyntaxError",
+    "FilterValueError",
+    "InputError",
+    "InvalidVectorError",
+    "MissingDependencyError",
+    "PolyvecError",
+    "UnsupportedFilterError",
+    "WriteError",
+]
+
+
+class PolyvecError(Exception):
+    """Base class of every error polyvec raises on purpose."""
+
+
+class ConfigurationError(PolyvecError):
+    """A URL, option or combination of options that cannot work."""
+
+
+class MissingDependencyError(PolyvecError, ImportError):
+    """An optional dependency is missing; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str = "") -> None:
+        what = f" for {purpose}" if purpose else ""
+        super().__init__(
+            f"{package} is required{what} but is not installed: pip install 'polyvec[{extra}]'"
+        )
+        self.package = package
+        self.extra = extra
+
+
+class InputError(PolyvecError, ValueError):
+    """Bad data handed to polyvec (vectors, documents, queries)."""
+
+
+class DimensionMismatchError(InputError):
+    """A vector whose length differs from the collection's dimension."""
+
+    def __init__(self, expected: int, got: int, where: str = "vector") -> None:
+        super().__init__(
+            f"{where} has dimension {got} but the collection expects {expected}: "
+            f"use the same embedding model the collection was created with, "
+            f"or create a new collection with dimension={got}"
+        )
+        self.expected = expected
+        self.got = got
+
+
+class InvalidVectorError(InputError):
+    """A vector with NaN or infinite values, or of an unusable shape."""
+
+
+class EmptyQueryError(InputError):
+    """A query with no text, or none that the sparse encoder can use."""
+
+
+class FilterError(PolyvecError, ValueError):
+    """A metadata filter that is malformed, ill-typed or not expressible."""
+
+
+class FilterSyntaxError(FilterError):
+    """An unknown operator or a malformed filter structure."""
+
+
+class FilterValueError(FilterError):
+    """A filter value of the wrong type for its operator."""
+
+
+class UnsupportedFilterError(FilterError):
+    """A valid filter that a backend cannot express; never silently dropped."""
+
+    def __init__(self, backend: str, operator: str, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the {backend} backend cannot express the filter operator {operator!r}{extra}: "
+            f"rewrite the filter without it, or use a backend whose capabilities list it "
+            f"(`polyvec info`)"
+        )
+        self.backend = backend
+        self.operator = operator
+
+
+class BackendError(PolyvecError):
+    """The database refused an operation or failed while doing it."""
+
+
+class BackendUnavailableError(BackendError):
+    """The database could not be reached."""
+
+
+class CollectionNotFoundError(BackendError):
+    """The named collection does not exist."""
+
+    def __init__(self, collection: str, backend: str = "") -> None:
+        where = f" on {backend}" if backend else ""
+        super().__init__(
+            f"collection {collection!r} does not exist{where}: create it by adding documents "
+            f"(Collection.add) or check the name with `polyvec info`"
+        )
+        self.collection = collection
+
+
+class WriteError(BackendError):
+    """A write that failed. ``written`` and ``failed`` hold the ids on each side."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        written: Sequence[Any] = (),
+        failed: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(
+            f"{message}; {len(written)} document(s) were written, {len(failed)} were not "
+            f"(see .written / .failed); re-running the same write is safe (ids are idempotent)"
+        )
+        self.written = list(written)
+        self.failed = list(failed)

@@ -1,0 +1,1 @@
+"""Framework adapters (LangChain, LlamaIndex): types in, types out."""

@@ -1,0 +1,1 @@
+"""Sparse encoders (BM25 as portable hashed sparse vectors)."""
