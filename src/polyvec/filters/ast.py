@@ -8,19 +8,33 @@ A filter is a tree of :class:`Comparison` leaves under :class:`And`, :class:`Or`
     >>> type(f).__name__
     'And'
 
-or parse one from a dict (``polyvec.filters.parse``). ``F`` objects combine with
-``&``, ``|`` and ``~``. Field names with dots address nested metadata (``"a.b"``).
+or parse one from a dict (:func:`polyvec.filters.parse_filter`). Filters combine with
+``&``, ``|`` and ``~``; ``a & b & c`` is one ``And`` of three children (``&`` and ``|``
+unpack a side of their own kind; ``And([And([a, b]), c])`` built explicitly keeps its
+shape). Field names with dots address nested metadata (``"a.b"``).
 What each operator means on missing fields, nulls and lists is fixed once, by the
-reference evaluator in ``polyvec.filters.evaluate`` (see docs/filters.md).
+reference evaluator in :mod:`polyvec.filters.evaluate` (see docs/filters.md).
+
+Values are normalised when a node is built: dates and naive datetimes become
+timezone-aware datetimes (naive means UTC), ISO-8601 strings given to a range operator
+become datetimes, ``int``/``float``/``str`` subclasses (``IntEnum``, ``numpy.float64``,
+``StrEnum``...) become the plain type. Two nodes are equal only when their values have
+the same type: ``F("a") == 1`` and ``F("a") == True`` are different filters.
+
+Filters have no truth value: ``if f:`` raises, so that a chained comparison such as
+``1 < F("x") < 5`` (which Python would silently reduce to ``F("x") < 5``) cannot drop a
+condition. Test ``f is not None`` instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterable
+import math
+import numbers
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any, NoReturn, Union
 
 from polyvec.errors import FilterSyntaxError, FilterValueError
 
@@ -33,6 +47,7 @@ __all__ = [
     "Op",
     "Or",
     "Scalar",
+    "parse_iso_datetime",
     "validate_field",
 ]
 
@@ -41,7 +56,7 @@ Scalar = Union[str, int, float, bool, dt.datetime]
 
 
 class Op(str, enum.Enum):
-    """Comparison operators of the filter language."""
+    """Comparison operators of the filter language (``Op("gt")`` or ``Op.GT``)."""
 
     EQ = "eq"
     NE = "ne"
@@ -56,16 +71,26 @@ class Op(str, enum.Enum):
 
     @property
     def is_range(self) -> bool:
+        """``gt``, ``gte``, ``lt`` and ``lte``: they take numbers or dates only."""
         return self in (Op.GT, Op.GTE, Op.LT, Op.LTE)
 
 
 def validate_field(field: str) -> str:
-    """Check a field path: non-empty, no empty segment (``a..b``)."""
+    """Check a field path: a non-empty string, no empty segment (``a..b``), no leading ``$``.
+
+    >>> validate_field("meta.author")
+    'meta.author'
+    """
     if not isinstance(field, str) or not field:
         raise FilterSyntaxError(f"a filter field must be a non-empty string, got {field!r}")
     if any(part == "" for part in field.split(".")):
         raise FilterSyntaxError(
             f"filter field {field!r} has an empty segment: nested keys are written 'a.b'"
+        )
+    if field.startswith("$"):
+        raise FilterSyntaxError(
+            f"filter field {field!r} starts with '$', which marks operators: "
+            "rename the metadata key"
         )
     return field
 
@@ -79,7 +104,13 @@ def _to_datetime(value: dt.date) -> dt.datetime:
 
 
 def parse_iso_datetime(text: str) -> dt.datetime | None:
-    """Parse an ISO-8601 date or datetime string (naive = UTC); ``None`` if it is not one."""
+    """Parse an ISO-8601 date or datetime string (naive = UTC); ``None`` if it is not one.
+
+    >>> parse_iso_datetime("2024-05-01")
+    datetime.datetime(2024, 5, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> parse_iso_datetime("May 1st") is None
+    True
+    """
     if not isinstance(text, str) or len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
         return None
     try:
@@ -89,38 +120,76 @@ def parse_iso_datetime(text: str) -> dt.datetime | None:
     return _to_datetime(parsed)
 
 
-def _check_scalar(op: Op, value: Any) -> Scalar:
+def _refuse(op: Op, message: str) -> NoReturn:
+    raise FilterValueError(f"{op.value} {message}")
+
+
+def _check_scalar(op: Op, value: object) -> Scalar:
+    """Validate one comparison value and normalise it to a plain :data:`Scalar`."""
     if isinstance(value, dt.date):
         return _to_datetime(value)
     if value is None:
-        raise FilterValueError(
-            f"{op.value} cannot compare with None: a null metadata value counts as missing, "
-            "so test it with exists (e.g. ~F('field').exists())"
+        _refuse(
+            op,
+            "cannot compare with None: a null metadata value counts as missing, "
+            "so test it with exists (e.g. ~F('field').exists())",
         )
-    if not isinstance(value, (str, int, float, bool)):
-        raise FilterValueError(
-            f"{op.value} needs a str, int, float, bool or date value, got "
-            f"{type(value).__name__} ({value!r})"
-        )
-    if isinstance(value, float) and value != value:
-        raise FilterValueError(f"{op.value} cannot compare with NaN")
-    if op.is_range:
-        if isinstance(value, bool):
-            raise FilterValueError(f"{op.value} needs a number or a date, not a bool ({value!r})")
-        if isinstance(value, str):
+    if isinstance(value, bool):
+        if op.is_range:
+            _refuse(op, f"needs a number or a date, not a bool ({value!r})")
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isnan(number):
+            _refuse(op, "cannot compare with NaN")
+        if math.isinf(number):
+            _refuse(
+                op,
+                f"cannot compare with {number}: not every backend can store infinity, "
+                "use a finite bound or drop the condition",
+            )
+        return number
+    if isinstance(value, str):
+        if op.is_range:
             parsed = parse_iso_datetime(value)
             if parsed is None:
-                raise FilterValueError(
-                    f"{op.value} needs a number or an ISO-8601 date, got the string {value!r}: "
-                    "range comparisons on strings are not portable across backends"
+                _refuse(
+                    op,
+                    f"needs a number or an ISO-8601 date, got the string {value!r}: "
+                    "range comparisons on strings are not portable across backends",
                 )
             return parsed
-    return value
+        return str.__str__(value)
+    _refuse(
+        op,
+        f"needs a str, int, float, bool or date value, got {type(value).__name__} ({value!r})",
+    )
 
 
-@dataclass(frozen=True, slots=True)
+def _type_key(value: Any) -> Any:
+    """A hashable key that tells ``1``, ``1.0`` and ``True`` apart (for node equality)."""
+    if isinstance(value, tuple):
+        return tuple(_type_key(v) for v in value)
+    return (type(value).__name__, value)
+
+
+def _no_truth_value(self: object) -> NoReturn:
+    raise FilterSyntaxError(
+        "a filter has no truth value: test `f is not None` instead of `if f:`, and write "
+        "a range as (F('x') > 1) & (F('x') < 5), never 1 < F('x') < 5 "
+        "(Python would silently drop one of the two conditions)"
+    )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
 class Comparison:
-    """One condition on one metadata field."""
+    """One condition on one metadata field: ``Comparison("page", Op.GTE, 3)``.
+
+    ``value`` is a :data:`Scalar`; for ``in``/``nin`` a tuple of them; for ``exists``
+    a bool. ``op`` may be given as a string (``"gte"`` or ``"$gte"``).
+    """
 
     field: str
     op: Op
@@ -129,77 +198,134 @@ class Comparison:
     def __post_init__(self) -> None:
         validate_field(self.field)
         if not isinstance(self.op, Op):
+            name = self.op.lstrip("$") if isinstance(self.op, str) else self.op
             try:
-                object.__setattr__(self, "op", Op(self.op))
+                object.__setattr__(self, "op", Op(name))
             except ValueError:
                 known = ", ".join(o.value for o in Op)
                 raise FilterSyntaxError(
                     f"unknown filter operator {self.op!r}; known operators: {known}"
                 ) from None
-        op = self.op
+        try:
+            object.__setattr__(self, "value", self._checked_value())
+        except FilterValueError as exc:
+            raise FilterValueError(f"filter on {self.field!r}: {exc}") from None
+
+    def _checked_value(self) -> Any:
+        op, value = self.op, self.value
         if op is Op.EXISTS:
-            if not isinstance(self.value, bool):
-                raise FilterValueError(f"exists takes True or False, got {self.value!r}")
-        elif op in (Op.IN, Op.NIN):
-            if isinstance(self.value, (str, bytes)) or not isinstance(self.value, Iterable):
+            if not isinstance(value, bool):
+                raise FilterValueError(f"exists takes True or False, got {value!r}")
+            return value
+        if op in (Op.IN, Op.NIN):
+            if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
                 raise FilterValueError(
-                    f"{op.value} needs a list of values, got {self.value!r}: "
-                    f"write {{'$' + '{op.value}': [{self.value!r}]}}"
+                    f"{op.value} needs a list of values, got {value!r}: "
+                    f"write {{'${op.value}': [{value!r}]}}"
                 )
-            values = tuple(_check_scalar(op, v) for v in self.value)
-            object.__setattr__(self, "value", values)
-        else:
-            object.__setattr__(self, "value", _check_scalar(op, self.value))
+            return tuple(_check_scalar(op, v) for v in value)
+        return _check_scalar(op, value)
+
+    def _key(self) -> tuple[Any, ...]:
+        return (self.field, self.op, _type_key(self.value))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Comparison):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    __bool__ = _no_truth_value
 
     def __and__(self, other: Filter) -> And:
-        return And((self, other))
+        return And(_joined(And, self, other))
 
     def __or__(self, other: Filter) -> Or:
-        return Or((self, other))
+        return Or(_joined(Or, self, other))
 
     def __invert__(self) -> Not:
         return Not(self)
 
 
+def _joined(kind: type[And | Or], left: Filter, right: Filter) -> tuple[Filter, ...]:
+    """The children of ``left & right`` (or ``|``): a side of the same kind is unpacked,
+    so ``a & b & c`` is one ``And`` of three."""
+    kids: list[Filter] = []
+    for side in (left, right):
+        if type(side) is kind:
+            assert isinstance(side, (And, Or))
+            kids.extend(side.children)
+        else:
+            kids.append(side)
+    return tuple(kids)
+
+
 class _Combinable:
+    """``&``, ``|`` and ``~`` for the boolean nodes."""
+
     __slots__ = ()
 
+    def _as_filter(self) -> Filter:
+        assert isinstance(self, (And, Or, Not))
+        return self
+
     def __and__(self, other: Filter) -> And:
-        return And((self, other))  # type: ignore[arg-type]
+        return And(_joined(And, self._as_filter(), other))
 
     def __or__(self, other: Filter) -> Or:
-        return Or((self, other))  # type: ignore[arg-type]
+        return Or(_joined(Or, self._as_filter(), other))
 
     def __invert__(self) -> Not:
-        return Not(self)  # type: ignore[arg-type]
+        return Not(self._as_filter())
+
+    __bool__ = _no_truth_value
 
 
 def _check_children(children: Iterable[Any], name: str) -> tuple[Filter, ...]:
+    if isinstance(children, (Comparison, And, Or, Not)):
+        raise FilterSyntaxError(
+            f"{name} takes a list of filters, got a single filter: write {name}([f])"
+        )
     kids = tuple(children)
     for kid in kids:
         if not isinstance(kid, (Comparison, And, Or, Not)):
-            raise FilterSyntaxError(f"{name} takes filters, got {type(kid).__name__} ({kid!r})")
+            hint = (
+                " (parse a dict with polyvec.filters.parse_filter)"
+                if isinstance(kid, Mapping)
+                else ""
+            )
+            raise FilterSyntaxError(
+                f"{name} takes filters, got {type(kid).__name__} ({kid!r}){hint}"
+            )
     return kids
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class And(_Combinable):
-    """All children hold. An empty ``And`` is true (matches everything)."""
+    """All children hold. An empty ``And`` is true (matches everything).
+
+    ``And([f, g])`` takes any iterable of filters; ``children`` is a tuple.
+    """
 
     children: tuple[Filter, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "children", _check_children(self.children, "And"))
+    def __init__(self, children: Iterable[Filter] = ()) -> None:
+        object.__setattr__(self, "children", _check_children(children, "And"))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Or(_Combinable):
-    """At least one child holds. An empty ``Or`` is false (matches nothing)."""
+    """At least one child holds. An empty ``Or`` is false (matches nothing).
+
+    ``Or([f, g])`` takes any iterable of filters; ``children`` is a tuple.
+    """
 
     children: tuple[Filter, ...]
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "children", _check_children(self.children, "Or"))
+    def __init__(self, children: Iterable[Filter] = ()) -> None:
+        object.__setattr__(self, "children", _check_children(children, "Or"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +335,10 @@ class Not(_Combinable):
     child: Filter
 
     def __post_init__(self) -> None:
-        _check_children((self.child,), "Not")
+        if not isinstance(self.child, (Comparison, And, Or, Not)):
+            raise FilterSyntaxError(
+                f"Not takes one filter, got {type(self.child).__name__} ({self.child!r})"
+            )
 
 
 Filter = Union[Comparison, And, Or, Not]
@@ -217,7 +346,16 @@ Filter = Union[Comparison, And, Or, Not]
 
 
 class F:
-    """Builder for comparisons on one field: ``F("page") >= 3``, ``F("tag").is_in([...])``."""
+    """Builder for comparisons on one field.
+
+    >>> F("page") >= 3
+    Comparison(field='page', op=<Op.GTE: 'gte'>, value=3)
+    >>> F("lang").is_in(["en", "de"])
+    Comparison(field='lang', op=<Op.IN: 'in'>, value=('en', 'de'))
+
+    ``==``, ``!=``, ``>``, ``>=``, ``<``, ``<=`` build ``eq``, ``ne``, ``gt``, ``gte``,
+    ``lt``, ``lte``; the methods build the rest.
+    """
 
     __slots__ = ("field",)
 
@@ -248,12 +386,15 @@ class F:
     __hash__ = None  # type: ignore[assignment]
 
     def is_in(self, values: Iterable[Any]) -> Comparison:
-        return Comparison(self.field, Op.IN, tuple(values))
+        """The field (or, for a list field, one of its elements) is one of ``values``."""
+        return Comparison(self.field, Op.IN, values)
 
     def not_in(self, values: Iterable[Any]) -> Comparison:
-        return Comparison(self.field, Op.NIN, tuple(values))
+        """Exactly ``~F(field).is_in(values)``: true on a missing field."""
+        return Comparison(self.field, Op.NIN, values)
 
     def exists(self, flag: bool = True) -> Comparison:
+        """The key is present and not null (``exists(False)``: missing or null)."""
         return Comparison(self.field, Op.EXISTS, flag)
 
     def contains(self, value: Any) -> Comparison:
