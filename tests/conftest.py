@@ -78,8 +78,10 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Engines]:
 
 
 def _variant_params(names: list[str]) -> list[object]:
-    return [pytest.param(v, marks=getattr(pytest.mark, engine_family(v).replace("+", "_")), id=v)
-            for v in names]
+    return [
+        pytest.param(v, marks=getattr(pytest.mark, engine_family(v).replace("+", "_")), id=v)
+        for v in names
+    ]
 
 
 def variants_for(*families: str) -> list[object]:
@@ -115,3 +117,11 @@ def backend(engines: _Engines, backend_variant: str) -> Iterator[Backend]:
 @pytest.fixture
 def collection_name() -> str:
     return f"c_{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real offline all-MiniLM-L6-v2 model, loaded once per session."""
+    from polyvec.embeddings import default_embedder
+
+    return default_embedder()

@@ -3,6 +3,7 @@
 Imports no backend and no framework: those load on first use.
 """
 
+from polyvec.collection import Collection, connect
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
@@ -22,6 +23,7 @@ from polyvec.errors import (
 )
 from polyvec.filters import F
 from polyvec.fusion import DBSF, RRF, Convex
+from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import Document, Hit, Source, SparseVector
 
 __version__ = "0.1.0"
@@ -31,6 +33,7 @@ __all__ = [
     "RRF",
     "BackendError",
     "BackendUnavailableError",
+    "Collection",
     "CollectionNotFoundError",
     "ConfigurationError",
     "Convex",
@@ -44,11 +47,15 @@ __all__ = [
     "Hit",
     "InputError",
     "InvalidVectorError",
+    "MMRConfig",
     "MissingDependencyError",
     "PolyvecError",
+    "Retriever",
+    "RetrieverConfig",
     "Source",
     "SparseVector",
     "UnsupportedFilterError",
     "WriteError",
     "__version__",
+    "connect",
 ]

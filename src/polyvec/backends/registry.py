@@ -1,0 +1,132 @@
+"""URL scheme → backend class, imported on first use.
+
+Built-in schemes are listed in ``_BUILTIN`` as ``"module:Class"`` strings, so importing
+polyvec imports no database client. Third parties add theirs with
+:func:`register_backend` or an entry point in the group ``polyvec.backends``
+(name = scheme, value = ``"module:Class"``)::
+
+    >>> from polyvec.backends.registry import known_schemes
+    >>> "postgresql" in known_schemes()
+    True
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Any, Union
+from urllib.parse import urlsplit
+
+from polyvec.backends.base import Backend
+from polyvec.errors import ConfigurationError, MissingDependencyError
+
+__all__ = [
+    "DEFAULT_URL",
+    "URL_ENV",
+    "known_schemes",
+    "open_backend",
+    "register_backend",
+    "resolve_url",
+]
+
+URL_ENV = "POLYVEC_URL"
+"""Environment variable naming the backend URL when none is passed."""
+
+DEFAULT_URL = "qdrant-edge://./.polyvec/data"
+"""The embedded default: a local store in the working directory (see docs/backends/qdrant.md
+for why this engine was chosen)."""
+
+Factory = Union[str, Callable[..., Backend]]
+
+# scheme -> ("module:Class", extra that installs its client)
+_BUILTIN: dict[str, tuple[str, str]] = {
+    "qdrant": ("polyvec.backends.qdrant.backend:QdrantBackend", "qdrant"),
+    "qdrants": ("polyvec.backends.qdrant.backend:QdrantBackend", "qdrant"),
+    "qdrant+grpc": ("polyvec.backends.qdrant.backend:QdrantBackend", "qdrant"),
+    "qdrant+memory": ("polyvec.backends.qdrant.backend:QdrantBackend", "qdrant"),
+    "qdrant+local": ("polyvec.backends.qdrant.backend:QdrantBackend", "qdrant"),
+    "qdrant-edge": ("polyvec.backends.qdrant.edge:QdrantEdgeBackend", "qdrant-edge"),
+    "postgresql": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
+    "postgres": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
+    "chroma": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
+    "chroma+local": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
+    "chroma+memory": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
+    "milvus": ("polyvec.backends.milvus.backend:MilvusBackend", "milvus"),
+    "milvus+lite": ("polyvec.backends.milvus.backend:MilvusBackend", "milvus"),
+    "milvus+https": ("polyvec.backends.milvus.backend:MilvusBackend", "milvus"),
+    "pinecone": ("polyvec.backends.pinecone.backend:PineconeBackend", "pinecone"),
+    "weaviate": ("polyvec.backends.weaviate.backend:WeaviateBackend", "weaviate"),
+}
+
+_registered: dict[str, Factory] = {}
+
+
+def register_backend(scheme: str, factory: Factory) -> None:
+    """Make ``connect("SCHEME://…")`` use ``factory``: a Backend subclass (its
+    ``from_url`` is called), any callable ``(url, **options) -> Backend``, or a
+    ``"module:Class"`` string imported on first use."""
+    _registered[scheme.lower()] = factory
+
+
+def known_schemes() -> list[str]:
+    schemes = set(_BUILTIN) | set(_registered)
+    schemes |= {ep.name for ep in entry_points(group="polyvec.backends")}
+    return sorted(schemes)
+
+
+def resolve_url(url: str | None) -> str:
+    """The URL to use: the one given, else ``$POLYVEC_URL``, else :data:`DEFAULT_URL`."""
+    return url or os.environ.get(URL_ENV) or DEFAULT_URL
+
+
+def _import(target: str, extra: str | None) -> Any:
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except MissingDependencyError:
+        raise
+    except ImportError as exc:
+        if extra is None:
+            raise
+        raise MissingDependencyError(exc.name or module_name, extra) from exc
+    return getattr(module, attr)
+
+
+def _factory_for(scheme: str) -> Callable[..., Backend]:
+    found: Any = _registered.get(scheme)
+    extra: str | None = None
+    if found is None and scheme in _BUILTIN:
+        found, extra = _BUILTIN[scheme]
+    if found is None:
+        for ep in entry_points(group="polyvec.backends"):
+            if ep.name == scheme:
+                found = ep.load()
+                break
+    if found is None:
+        raise ConfigurationError(
+            f"no backend for the URL scheme {scheme!r}; known schemes: "
+            f"{', '.join(known_schemes())} (or register one with "
+            "polyvec.backends.registry.register_backend)"
+        )
+    if isinstance(found, str):
+        found = _import(found, extra)
+    if isinstance(found, type) and issubclass(found, Backend):
+        return found.from_url  # type: ignore[attr-defined,no-any-return]
+    return found  # type: ignore[no-any-return]
+
+
+def open_backend(url: str | None = None, **options: Any) -> Backend:
+    """Open the backend a URL names (see :func:`resolve_url` for the default)::
+
+    backend = open_backend("qdrant+memory://")
+    """
+    resolved = resolve_url(url)
+    scheme = urlsplit(resolved).scheme.lower()
+    if not scheme:
+        raise ConfigurationError(
+            f"{resolved!r} has no scheme: write e.g. 'qdrant+local:///path/to/dir' or "
+            "'postgresql://user@host/db'"
+        )
+    return _factory_for(scheme)(resolved, **options)

@@ -1,0 +1,227 @@
+"""The ``polyvec`` command: ``ingest``, ``search`` and ``info``.
+
+::
+
+    polyvec ingest /usr/share/man/man1 --exclude 'gcloud*' --limit 200
+    polyvec search "compress a file" --k 5 --filter '{"title": {"$ne": "gzip"}}'
+    polyvec info
+
+Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded store in
+``./.polyvec``) and ``--collection``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from polyvec.errors import PolyvecError
+
+__all__ = ["main"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--url", default=None, help="backend URL (default: $POLYVEC_URL or ./.polyvec)")
+    p.add_argument("--collection", default="documents", help="collection name")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="polyvec", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ing = sub.add_parser("ingest", help="chunk, embed and store files or directories")
+    _common(ing)
+    ing.add_argument("paths", nargs="+", help="files or directories (text, Markdown, man pages)")
+    ing.add_argument("--include", action="append", default=[], help="only file names matching")
+    ing.add_argument("--exclude", action="append", default=[], help="skip file names matching")
+    ing.add_argument("--limit", type=int, default=None, help="at most this many files")
+    ing.add_argument("--chunk-size", type=int, default=180, help="words per chunk")
+    ing.add_argument("--chunk-overlap", type=int, default=30, help="words shared by chunks")
+    ing.add_argument("--batch-size", type=int, default=256)
+    ing.add_argument("--no-progress", action="store_true")
+
+    se = sub.add_parser("search", help="search a collection")
+    _common(se)
+    se.add_argument("query")
+    se.add_argument("--k", type=int, default=5)
+    se.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="hybrid")
+    se.add_argument("--fusion", choices=["rrf", "dbsf", "convex"], default="rrf")
+    se.add_argument("--rrf-k", type=float, default=60.0)
+    se.add_argument("--alpha", type=float, default=0.5, help="dense weight for --fusion convex")
+    se.add_argument("--filter", default=None, help='JSON filter, e.g. \'{"page": {"$gte": 3}}\'')
+    se.add_argument("--mmr", type=float, default=None, metavar="LAMBDA", help="diversify (0..1)")
+    se.add_argument(
+        "--rerank",
+        nargs="?",
+        const="cross-encoder/ms-marco-MiniLM-L-6-v2",
+        default=None,
+        metavar="MODEL",
+        help="rerank with a cross-encoder (model name or path)",
+    )
+    se.add_argument("--json", action="store_true", help="machine-readable hits")
+
+    inf = sub.add_parser("info", help="collections, counts and what the backend does natively")
+    _common(inf)
+    inf.add_argument("--json", action="store_true")
+    return parser
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    from polyvec.chunking import chunk_document
+    from polyvec.collection import connect
+    from polyvec.loaders import iter_sources
+    from polyvec.types import Document
+
+    coll = connect(args.url, collection=args.collection)
+    started = time.perf_counter()
+    docs: list[Document] = []
+    n_files = 0
+    for src in iter_sources(
+        args.paths, include=args.include, exclude=args.exclude, limit=args.limit
+    ):
+        n_files += 1
+        docs.extend(
+            chunk_document(
+                src.path,
+                src.text,
+                {"source": src.path, "title": src.title},
+                size=args.chunk_size,
+                overlap=args.chunk_overlap,
+            )
+        )
+    loaded = time.perf_counter()
+    coll.add(docs, batch_size=args.batch_size, progress=not args.no_progress)
+    done = time.perf_counter()
+    print(
+        f"ingested {len(docs)} chunks from {n_files} files into {coll.name!r} "
+        f"({loaded - started:.1f}s reading, {done - loaded:.1f}s embedding+writing); "
+        f"collection now holds {coll.count()} chunks"
+    )
+    coll.close()
+    return 0
+
+
+def _hit_json(hit: Any) -> dict[str, Any]:
+    return {
+        "id": hit.id,
+        "score": hit.score,
+        "kind": hit.kind,
+        "scores": dict(hit.scores),
+        "text": hit.document.text,
+        "metadata": dict(hit.document.metadata),
+        "sources": [
+            {"leg": s.leg, "rank": s.rank, "score": s.score, "kind": s.kind, "variant": s.variant}
+            for s in hit.sources
+        ],
+    }
+
+
+def _search(args: argparse.Namespace) -> int:
+    from polyvec.collection import connect
+    from polyvec.fusion import DBSF, RRF, Convex, Fusion
+    from polyvec.retriever import MMRConfig, RetrieverConfig
+
+    fusions: dict[str, Fusion] = {
+        "rrf": RRF(k=args.rrf_k),
+        "dbsf": DBSF(),
+        "convex": Convex(args.alpha),
+    }
+    fusion = fusions[args.fusion]
+    reranker = None
+    if args.rerank:
+        from polyvec.rerank import CrossEncoderReranker
+
+        reranker = CrossEncoderReranker(args.rerank)
+    config = RetrieverConfig(
+        mode=args.mode,
+        k=args.k,
+        fusion=fusion,
+        mmr=MMRConfig(lambda_mult=args.mmr) if args.mmr is not None else None,
+        reranker=reranker,
+    )
+    filt = json.loads(args.filter) if args.filter else None
+    with connect(args.url, collection=args.collection) as coll:
+        hits = coll.retriever(config).search(args.query, filter=filt)
+    if args.json:
+        print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, default=str))
+        return 0
+    print(f"query: {args.query!r}  ({args.mode}, {args.fusion})")
+    for rank, hit in enumerate(hits, 1):
+        title = hit.document.metadata.get("title", "")
+        legs = " ".join(f"{s.leg}#{s.rank}" for s in hit.sources)
+        snippet = " ".join(hit.document.text.split())[:100]
+        print(f"{rank:>2}. {hit.score:8.4f} {hit.kind:<6} {title:<18} [{legs}] {snippet}")
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    from polyvec.backends.registry import open_backend, resolve_url
+
+    backend = open_backend(args.url)
+    try:
+        caps = backend.capabilities.as_dict()
+        collections = {}
+        for name in backend.list_collections():
+            spec = backend.get_spec(name)
+            collections[name] = {
+                "count": backend.count(name),
+                "dimension": spec.dimension if spec else None,
+                "distance": spec.distance if spec else None,
+            }
+    finally:
+        backend.close()
+    info = {"url": _redact(resolve_url(args.url)), "collections": collections, "capabilities": caps}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    print(f"backend: {caps['backend']}  url: {info['url']}")
+    for name, c in collections.items():
+        print(
+            f"  collection {name!r}: {c['count']} documents, dim={c['dimension']}, {c['distance']}"
+        )
+    print("native capabilities:")
+    for key, value in caps.items():
+        if key != "backend":
+            shown = ", ".join(value) if isinstance(value, list) else value
+            print(f"  {key:<17} {shown}")
+    return 0
+
+
+def _redact(url: str) -> str:
+    """The URL without a password or API key."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        creds, host = netloc.rsplit("@", 1)
+        netloc = f"{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else netloc
+    query = "&".join(
+        f"{kv.split('=', 1)[0]}=***"
+        if kv.lower().startswith(("api_key", "password", "token"))
+        else kv
+        for kv in parts.query.split("&")
+        if kv
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler = {"ingest": _ingest, "search": _search, "info": _info}[args.command]
+    try:
+        return handler(args)
+    except PolyvecError as exc:
+        print(f"polyvec: error: {exc}", file=sys.stderr)
+        return 2
+    except json.JSONDecodeError as exc:
+        print(f"polyvec: error: --filter is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,379 @@
+"""A :class:`Collection`: documents in one backend collection, embedded and BM25-encoded.
+
+The collection owns what a backend does not: embedding documents, BM25 encoding,
+the corpus statistics BM25 needs (kept current on upsert and delete, and persisted
+beside the collection), and validation. Searching is :class:`~polyvec.retriever.Retriever`'s
+job; :meth:`Collection.search` is a shortcut to it::
+
+    import polyvec
+    docs = polyvec.connect("qdrant+memory://", collection="notes")
+    docs.add(["Qdrant is a vector database", "PostgreSQL has pgvector"])
+    hits = docs.search("which database stores vectors?", k=1)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from polyvec.backends.base import Backend, CollectionSpec, Distance
+from polyvec.embeddings import Embedder
+from polyvec.errors import (
+    ConfigurationError,
+    DimensionMismatchError,
+    InputError,
+)
+from polyvec.filters.ast import Filter
+from polyvec.filters.parse import parse_filter
+from polyvec.sparse.bm25 import BM25, CorpusStats
+from polyvec.types import DocId, Document, Hit, SparseVector, as_dense
+
+if TYPE_CHECKING:
+    from polyvec.retriever import Retriever, RetrieverConfig
+
+__all__ = ["Collection", "FilterLike", "connect"]
+
+FilterLike = Filter | Mapping[str, Any] | None
+"""A filter AST node, a dict in the filter syntax, or ``None``."""
+
+STATE_VERSION = 1
+
+
+def _as_document(item: Document | str, index: int) -> Document:
+    if isinstance(item, Document):
+        return item
+    if isinstance(item, str):
+        raise InputError(
+            "add() got a str without an id: use add_texts(texts, ids=...) or pass "
+            f"Document(id=..., text=...) objects (item {index})"
+        )
+    raise InputError(f"add() takes Document objects, got {type(item).__name__} (item {index})")
+
+
+class Collection:
+    """One collection in one backend, with the embedder and BM25 settings it was built with.
+
+    Use :func:`polyvec.connect` to make one. ``embedder`` defaults to the offline
+    all-MiniLM-L6-v2 model; ``bm25`` to ``BM25()`` (k1=1.2, b=0.75, English).
+    Safe to share across threads: writes are serialised, searches are not.
+    """
+
+    def __init__(
+        self,
+        backend: Backend,
+        name: str,
+        *,
+        embedder: Embedder | None = None,
+        bm25: BM25 | None = None,
+        distance: Distance = "cosine",
+        options: Mapping[str, Any] | None = None,
+        batch_size: int = 256,
+    ) -> None:
+        if embedder is None:
+            from polyvec.embeddings import default_embedder
+
+            embedder = default_embedder()
+        self.backend = backend
+        self.name = name
+        self.embedder = embedder
+        self.batch_size = batch_size
+        self._write_lock = threading.RLock()
+        self._spec = backend.get_spec(name)
+        state = backend.load_state(name) if self._spec is not None else None
+        if self._spec is None:
+            self._spec = CollectionSpec(
+                name, embedder.dimension, distance, sparse=True, options=dict(options or {})
+            )
+            backend.create_collection(self._spec)
+        elif self._spec.dimension != embedder.dimension:
+            raise DimensionMismatchError(
+                self._spec.dimension, embedder.dimension, where=f"embedder {embedder.name!r}"
+            )
+        if state:
+            saved_bm25 = BM25.from_config(state["bm25"])
+            if bm25 is not None and bm25 != saved_bm25:
+                raise ConfigurationError(
+                    f"collection {name!r} was built with {saved_bm25!r}, not {bm25!r}: "
+                    "open it without bm25=..., or re-ingest into a new collection"
+                )
+            self.bm25 = saved_bm25
+            self.stats = CorpusStats.from_dict(state["stats"])
+        else:
+            self.bm25 = bm25 or BM25()
+            self.stats = CorpusStats(track_df=not backend.capabilities.native_idf)
+
+    # -- info --------------------------------------------------------------------------
+    @property
+    def spec(self) -> CollectionSpec:
+        assert self._spec is not None
+        return self._spec
+
+    @property
+    def dimension(self) -> int:
+        return self.spec.dimension
+
+    def __repr__(self) -> str:
+        return (
+            f"Collection(name={self.name!r}, backend={self.backend!r}, "
+            f"embedder={self.embedder.name!r}, dimension={self.dimension}, "
+            f"documents={self.stats.n_docs})"
+        )
+
+    def info(self) -> dict[str, Any]:
+        """Name, size, embedder, BM25 settings and the backend's capabilities."""
+        return {
+            "collection": self.name,
+            "count": self.count(),
+            "dimension": self.dimension,
+            "distance": self.spec.distance,
+            "embedder": self.embedder.name,
+            "bm25": self.bm25.config(),
+            "capabilities": self.backend.capabilities.as_dict(),
+        }
+
+    # -- writes ------------------------------------------------------------------------
+    def add_texts(
+        self,
+        texts: Iterable[str],
+        metadatas: Iterable[Mapping[str, Any]] | None = None,
+        ids: Iterable[DocId] | None = None,
+        **kwargs: Any,
+    ) -> list[DocId]:
+        """Add plain texts; ``ids`` default to ``0, 1, 2 …`` offset by the current count."""
+        texts = list(texts)
+        metas = list(metadatas) if metadatas is not None else [{} for _ in texts]
+        if ids is None:
+            start = self.count()
+            id_list: list[DocId] = list(range(start, start + len(texts)))
+        else:
+            id_list = list(ids)
+        if not len(texts) == len(metas) == len(id_list):
+            raise InputError(
+                f"add_texts got {len(texts)} texts, {len(metas)} metadatas and "
+                f"{len(id_list)} ids: pass one of each per document"
+            )
+        docs = [Document(i, t, m) for i, t, m in zip(id_list, texts, metas)]
+        return self.add(docs, **kwargs)
+
+    def add(
+        self,
+        documents: Iterable[Document],
+        *,
+        batch_size: int | None = None,
+        progress: bool | None = None,
+    ) -> list[DocId]:
+        """Embed, BM25-encode and upsert ``documents`` in batches; returns their ids.
+
+        Re-adding an id replaces that document (and its BM25 statistics). Documents
+        that carry ``dense``/``sparse`` vectors keep them. ``progress`` shows a bar
+        (default: when there is more than one batch).
+        """
+        docs = [_as_document(d, i) for i, d in enumerate(documents)]
+        if not docs:
+            return []
+        seen: set[tuple[type, DocId]] = set()
+        for d in docs:
+            key = (type(d.id), d.id)
+            if key in seen:
+                raise InputError(f"id {d.id!r} appears twice in one add(): ids must be unique")
+            seen.add(key)
+        size = batch_size or self.batch_size
+        bar = tqdm(
+            total=len(docs),
+            desc=f"polyvec add → {self.name}",
+            unit="doc",
+            disable=not (progress if progress is not None else len(docs) > size),
+        )
+        with self._write_lock, bar:
+            counts = self.bm25.term_counts_many(d.text for d in docs)
+            old = self._existing_counts([d.id for d in docs])
+            # Document-side BM25 uses the average length the collection will have once
+            # this call is done, so that one add() of a corpus matches bm25s exactly.
+            final = self.stats.copy()
+            final.remove_many(old.values())
+            final.add_many(counts)
+            for start in range(0, len(docs), size):
+                batch = docs[start : start + size]
+                batch_counts = counts[start : start + size]
+                ready = self._vectorise(batch, batch_counts, final)
+                self.backend.upsert(self.name, ready)
+                self.stats.remove_many(
+                    old[key] for d in batch if (key := (type(d.id), d.id)) in old
+                )
+                self.stats.add_many(batch_counts)
+                self._save_state()
+                bar.update(len(batch))
+        return [d.id for d in docs]
+
+    def _existing_counts(self, ids: Sequence[DocId]) -> dict[tuple[type, DocId], Any]:
+        if self.stats.n_docs == 0:
+            return {}
+        found: dict[tuple[type, DocId], Any] = {}
+        for start in range(0, len(ids), 1024):
+            for doc in self.backend.get(self.name, ids[start : start + 1024]):
+                found[(type(doc.id), doc.id)] = self.bm25.term_counts(doc.text)
+        return found
+
+    def _vectorise(
+        self, batch: Sequence[Document], counts: Sequence[Any], stats: CorpusStats
+    ) -> list[Document]:
+        need = [d.text for d in batch if d.dense is None]
+        dense = iter(self.embedder.embed_documents(need) if need else np.empty((0, 0)))
+        sparse = iter(self.bm25.encode_documents(counts, stats))
+        out = []
+        for doc in batch:
+            vec = doc.dense if doc.dense is not None else as_dense(next(dense))
+            sv: SparseVector = next(sparse)
+            if vec.shape[0] != self.dimension:
+                raise DimensionMismatchError(self.dimension, vec.shape[0], f"document {doc.id!r}")
+            out.append(doc.with_vectors(dense=vec, sparse=doc.sparse or sv))
+        return out
+
+    def delete(self, ids: Sequence[DocId] | None = None, *, filter: FilterLike = None) -> None:
+        """Delete by ids, or every document matching ``filter`` (exactly one of them)."""
+        parsed = parse_filter(filter)
+        if (ids is None) == (parsed is None):
+            raise InputError("delete() takes ids or filter=..., exactly one of them")
+        with self._write_lock:
+            if ids is not None:
+                removed = self.backend.get(self.name, list(ids))
+            else:
+                removed = [
+                    d for batch in self.backend.scroll(self.name, filter=parsed) for d in batch
+                ]
+            self.backend.delete(self.name, ids=ids, filter=parsed)
+            self.stats.remove_many(self.bm25.term_counts_many(d.text for d in removed))
+            self._save_state()
+
+    def _save_state(self) -> None:
+        self.backend.save_state(
+            self.name,
+            {
+                "version": STATE_VERSION,
+                "embedder": self.embedder.name,
+                "bm25": self.bm25.config(),
+                "stats": self.stats.to_dict(),
+            },
+        )
+
+    # -- reads -------------------------------------------------------------------------
+    def get(self, ids: Sequence[DocId], *, with_vectors: bool = False) -> list[Document]:
+        """The documents with these ids that exist, in the order given."""
+        return self.backend.get(self.name, list(ids), with_vectors=with_vectors)
+
+    def count(self, filter: FilterLike = None) -> int:
+        return self.backend.count(self.name, parse_filter(filter))
+
+    def scroll(
+        self, *, filter: FilterLike = None, batch_size: int = 256, with_vectors: bool = False
+    ) -> Iterator[list[Document]]:
+        return self.backend.scroll(
+            self.name, filter=parse_filter(filter), batch_size=batch_size, with_vectors=with_vectors
+        )
+
+    def drop(self) -> None:
+        """Delete the whole collection and its polyvec state."""
+        with self._write_lock:
+            self.backend.drop_collection(self.name)
+            self.stats = CorpusStats(track_df=not self.backend.capabilities.native_idf)
+
+    # -- query encoding (used by the retriever) ---------------------------------------
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        vectors = self.embedder.embed_queries(list(queries))
+        if vectors.shape[1] != self.dimension:
+            raise DimensionMismatchError(self.dimension, vectors.shape[1], "query vector")
+        return vectors
+
+    def encode_query_sparse(self, query: str) -> SparseVector:
+        """BM25 query vector: IDF weights from our statistics, or 1s where the engine
+        applies IDF itself."""
+        native = self.backend.capabilities.native_idf
+        return self.bm25.encode_query(query, None if native else self.stats)
+
+    # -- search shortcuts --------------------------------------------------------------
+    def retriever(self, config: RetrieverConfig | None = None, **options: Any) -> Retriever:
+        """A :class:`~polyvec.retriever.Retriever` over this collection."""
+        from polyvec.retriever import Retriever, RetrieverConfig
+
+        if config is None:
+            config = RetrieverConfig(**options)
+        elif options:
+            raise ConfigurationError("pass either config=... or keyword options, not both")
+        return Retriever(self, config)
+
+    def search(
+        self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any
+    ) -> list[Hit]:
+        """Search with a default (hybrid, RRF) retriever; ``options`` go to RetrieverConfig."""
+        return self.retriever(**options).search(query, k=k, filter=filter)
+
+    # -- async twins -------------------------------------------------------------------
+    async def aadd(self, documents: Iterable[Document], **kwargs: Any) -> list[DocId]:
+        docs = list(documents)
+        return await asyncio.to_thread(lambda: self.add(docs, **kwargs))
+
+    async def aadd_texts(self, texts: Iterable[str], **kwargs: Any) -> list[DocId]:
+        items = list(texts)
+        return await asyncio.to_thread(lambda: self.add_texts(items, **kwargs))
+
+    async def adelete(
+        self, ids: Sequence[DocId] | None = None, *, filter: FilterLike = None
+    ) -> None:
+        await asyncio.to_thread(lambda: self.delete(ids, filter=filter))
+
+    async def aget(self, ids: Sequence[DocId], *, with_vectors: bool = False) -> list[Document]:
+        return await asyncio.to_thread(lambda: self.get(ids, with_vectors=with_vectors))
+
+    async def acount(self, filter: FilterLike = None) -> int:
+        return await asyncio.to_thread(self.count, filter)
+
+    async def asearch(
+        self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any
+    ) -> list[Hit]:
+        return await self.retriever(**options).asearch(query, k=k, filter=filter)
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def __enter__(self) -> Collection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    url: str | None = None,
+    *,
+    collection: str = "documents",
+    embedder: Embedder | None = None,
+    bm25: BM25 | None = None,
+    distance: Distance = "cosine",
+    options: Mapping[str, Any] | None = None,
+    **backend_options: Any,
+) -> Collection:
+    """Open (or create) a collection on the backend a URL names.
+
+    The backend is chosen by the URL's scheme (``qdrant+memory://``,
+    ``qdrant+local:///path``, ``qdrant-edge:///path``, ``postgresql://…``,
+    ``chroma+local:///path``, ``milvus+lite:///file.db`` …); with no URL, ``$POLYVEC_URL``,
+    else the embedded default (a store under ``./.polyvec``). ``backend_options`` go
+    to the backend; ``options`` (HNSW, quantization, indexes …) to the collection::
+
+        docs = polyvec.connect("qdrant+memory://", collection="notes")
+    """
+    from polyvec.backends.registry import open_backend
+
+    backend = open_backend(url, **backend_options)
+    try:
+        return Collection(
+            backend, collection, embedder=embedder, bm25=bm25, distance=distance, options=options
+        )
+    except BaseException:
+        backend.close()
+        raise

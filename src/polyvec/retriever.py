@@ -1,0 +1,291 @@
+"""The retrieval pipeline (DESIGN §1), sync and async, written once.
+
+::
+
+    query ─ variants (multi-query, optional)
+          ─ per variant, concurrently: dense leg + sparse leg, or one native hybrid call
+          ─ fusion (RRF | DBSF | Convex) across legs, then weighted RRF across variants
+          ─ MMR (optional) ─ rerank (optional) ─ top k
+
+Usage::
+
+    from polyvec import RRF
+    from polyvec.retriever import Retriever, RetrieverConfig, MMRConfig
+
+    retriever = Retriever(collection, RetrieverConfig(mode="hybrid", fusion=RRF(k=60)))
+    hits = retriever.search("how do I list files?", k=5, filter={"section": "1"})
+
+The async twins (``asearch``, ``asearch_batch``) run the same code in a worker thread;
+legs and query variants run concurrently in a shared thread pool, so a hybrid query over
+a network engine costs one round trip of wall time, not two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+import numpy as np
+
+from polyvec.errors import ConfigurationError, EmptyQueryError, InputError
+from polyvec.filters.ast import Filter
+from polyvec.filters.parse import parse_filter
+from polyvec.fusion import DBSF, RRF, Convex, Fusion, fuse
+from polyvec.mmr import mmr
+from polyvec.multiquery import QueryGenerator, fuse_variants
+from polyvec.rerank import Reranker
+from polyvec.types import Hit
+
+if TYPE_CHECKING:
+    from polyvec.collection import Collection, FilterLike
+
+__all__ = ["MMRConfig", "Mode", "Retriever", "RetrieverConfig"]
+
+Mode = Literal["dense", "sparse", "hybrid"]
+
+_T = TypeVar("_T")
+_POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="polyvec")
+
+
+def _fusion_name(fusion: Fusion) -> str:
+    return {RRF: "rrf", DBSF: "dbsf", Convex: "convex"}[type(fusion)]
+
+
+@dataclass(frozen=True)
+class MMRConfig:
+    """Maximal marginal relevance over the fused candidates.
+
+    ``lambda_mult=1`` is pure relevance and ``0`` maximal diversity, as in LangChain.
+    ``fetch_k`` candidates are diversified down to ``k``.
+    """
+
+    lambda_mult: float = 0.5
+    fetch_k: int = 50
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.lambda_mult <= 1.0:
+            raise ConfigurationError(f"lambda_mult must be within [0, 1], got {self.lambda_mult}")
+        if self.fetch_k < 1:
+            raise ConfigurationError(f"fetch_k must be >= 1, got {self.fetch_k}")
+
+
+@dataclass(frozen=True)
+class RetrieverConfig:
+    """Everything that shapes a search. Defaults are chosen to hold across datasets:
+
+    * ``mode="hybrid"`` with ``RRF(k=60)``: rank-based, so it needs no calibration of
+      BM25 against cosine scores, which differ per corpus and model;
+    * ``candidates`` per leg: ``max(50, 4·k)`` (deep enough for fusion and rerank);
+    * ``native=True``: fuse in the engine when it can fuse this way, else in polyvec
+      (both give the same ranking — tested per backend).
+    """
+
+    mode: Mode = "hybrid"
+    k: int = 10
+    fusion: Fusion = field(default_factory=RRF)
+    candidates: int | None = None
+    native: bool = True
+    mmr: MMRConfig | None = None
+    reranker: Reranker | None = None
+    rerank_candidates: int | None = None
+    multi_query: QueryGenerator | None = None
+    n_variants: int = 3
+    original_weight: float = 1.0
+    score_threshold: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("dense", "sparse", "hybrid"):
+            raise ConfigurationError(
+                f"mode must be 'dense', 'sparse' or 'hybrid', got {self.mode!r}"
+            )
+        if self.k < 1:
+            raise ConfigurationError(f"k must be >= 1, got {self.k}")
+        if self.candidates is not None and self.candidates < 1:
+            raise ConfigurationError(f"candidates must be >= 1, got {self.candidates}")
+        if not isinstance(self.fusion, (RRF, DBSF, Convex)):
+            raise ConfigurationError(
+                f"fusion must be RRF(...), DBSF(...) or Convex(...), got {self.fusion!r}"
+            )
+        if self.n_variants < 0:
+            raise ConfigurationError(f"n_variants must be >= 0, got {self.n_variants}")
+
+    def leg_depth(self, k: int) -> int:
+        depth = self.candidates or max(50, 4 * k)
+        if self.mmr is not None:
+            depth = max(depth, self.mmr.fetch_k)
+        if self.reranker is not None:
+            depth = max(depth, self.rerank_candidates or 0)
+        return max(depth, k)
+
+
+class Retriever:
+    """Runs :class:`RetrieverConfig`'s pipeline over a :class:`~polyvec.collection.Collection`."""
+
+    def __init__(self, collection: Collection, config: RetrieverConfig | None = None) -> None:
+        self.collection = collection
+        self.config = config or RetrieverConfig()
+
+    def __repr__(self) -> str:
+        return f"Retriever(collection={self.collection.name!r}, config={self.config!r})"
+
+    def with_config(self, **changes: Any) -> Retriever:
+        return Retriever(self.collection, replace(self.config, **changes))
+
+    # -- public API --------------------------------------------------------------------
+    def search(self, query: str, *, k: int | None = None, filter: FilterLike = None) -> list[Hit]:
+        """The top ``k`` hits for ``query`` (``k`` defaults to ``config.k``)."""
+        return self.search_batch([query], k=k, filter=filter)[0]
+
+    def search_batch(
+        self, queries: Sequence[str], *, k: int | None = None, filter: FilterLike = None
+    ) -> list[list[Hit]]:
+        """Search several queries at once: query embeddings are computed in one batch and
+        every leg of every query variant runs concurrently."""
+        k = _check_k(k or self.config.k)
+        parsed = parse_filter(filter)
+        plans = [self._variants(q) for q in queries]
+        flat = [v for plan in plans for v in plan]
+        dense = self._embed(flat)
+        depth = self.config.leg_depth(k)
+        # One flat list of leaf calls (engine round trips), run concurrently; leaves
+        # never wait on other tasks, so the shared pool cannot deadlock.
+        calls: list[Callable[[], list[Hit]]] = []
+        legs_per_variant: list[int] = []
+        for i, text in enumerate(flat):
+            legs = self._legs(text, dense[i] if dense is not None else None, depth, parsed)
+            calls.extend(legs)
+            legs_per_variant.append(len(legs))
+        results = iter(_parallel(calls))
+        per_variant = [
+            self._combine([next(results) for _ in range(n)], depth) for n in legs_per_variant
+        ]
+        out, offset = [], 0
+        for plan in plans:
+            lists = per_variant[offset : offset + len(plan)]
+            qdense = dense[offset] if dense is not None else None
+            offset += len(plan)
+            out.append(self._finish(plan, lists, qdense, k, depth))
+        return out
+
+    async def asearch(
+        self, query: str, *, k: int | None = None, filter: FilterLike = None
+    ) -> list[Hit]:
+        return await asyncio.to_thread(lambda: self.search(query, k=k, filter=filter))
+
+    async def asearch_batch(
+        self, queries: Sequence[str], *, k: int | None = None, filter: FilterLike = None
+    ) -> list[list[Hit]]:
+        return await asyncio.to_thread(lambda: self.search_batch(queries, k=k, filter=filter))
+
+    # -- stages ------------------------------------------------------------------------
+    def _variants(self, query: str) -> list[str]:
+        if not isinstance(query, str) or not query.strip():
+            raise EmptyQueryError("the query is empty: pass some text to search for")
+        variants = [query]
+        gen = self.config.multi_query
+        if gen is not None and self.config.n_variants > 0:
+            for v in gen.generate(query, self.config.n_variants):
+                if v.strip() and v not in variants:
+                    variants.append(v)
+        return variants
+
+    def _embed(self, texts: Sequence[str]) -> np.ndarray | None:
+        if self.config.mode == "sparse" and self.config.mmr is None:
+            return None
+        return self.collection.embed_queries(texts)
+
+    def _legs(
+        self, query: str, dense: np.ndarray | None, depth: int, filt: Filter | None
+    ) -> list[Callable[[], list[Hit]]]:
+        """The engine calls one query variant needs: one (dense, sparse or native hybrid)
+        or two (dense and sparse, fused by :meth:`_combine`)."""
+        cfg = self.config
+        backend, name = self.collection.backend, self.collection.name
+        if cfg.mode == "dense":
+            assert dense is not None
+            return [lambda: backend.search_dense(name, dense, depth, filt)]
+        if cfg.mode == "sparse":
+            sparse = self.collection.encode_query_sparse(query)
+            return [lambda: backend.search_sparse(name, sparse, depth, filt)]
+        assert dense is not None
+        try:
+            sparse = self.collection.encode_query_sparse(query)
+        except EmptyQueryError:
+            # Only stopwords: BM25 matches nothing, so the sparse leg is an empty list
+            # (fused, the dense ranking stands). The query text itself was checked.
+            return [lambda: backend.search_dense(name, dense, depth, filt), list]
+        if cfg.native and _fusion_name(cfg.fusion) in backend.capabilities.hybrid_fusions:
+            return [
+                lambda: backend.search_hybrid(
+                    name, dense, sparse, depth, fusion=cfg.fusion, candidates=depth, filter=filt
+                )
+            ]
+        return [
+            lambda: backend.search_dense(name, dense, depth, filt),
+            lambda: backend.search_sparse(name, sparse, depth, filt),
+        ]
+
+    def _combine(self, legs: list[list[Hit]], depth: int) -> list[Hit]:
+        return legs[0] if len(legs) == 1 else fuse(legs, self.config.fusion)[:depth]
+
+    def _finish(
+        self,
+        variants: Sequence[str],
+        lists: list[list[Hit]],
+        dense: np.ndarray | None,
+        k: int,
+        depth: int,
+    ) -> list[Hit]:
+        cfg = self.config
+        if len(lists) == 1:
+            hits = lists[0]
+        else:
+            hits = fuse_variants(lists, variants, original_weight=cfg.original_weight)[:depth]
+        if cfg.mmr is not None and dense is not None:
+            hits = self._diversify(dense, hits, k if cfg.reranker is None else depth)
+        if cfg.reranker is not None:
+            pool = hits[: cfg.rerank_candidates or depth]
+            hits = cfg.reranker.rerank(variants[0], pool, top_n=k)
+        hits = hits[:k]
+        if cfg.score_threshold is not None:
+            hits = [h for h in hits if h.score >= cfg.score_threshold]
+        return hits
+
+    def _diversify(self, query_vec: np.ndarray, hits: list[Hit], k: int) -> list[Hit]:
+        assert self.config.mmr is not None
+        pool = hits[: self.config.mmr.fetch_k]
+        missing = [h.id for h in pool if h.document.dense is None]
+        if missing:
+            with_vecs = {
+                (type(d.id), d.id): d for d in self.collection.get(missing, with_vectors=True)
+            }
+            pool = [
+                replace(h, document=with_vecs.get((type(h.id), h.id), h.document))
+                if h.document.dense is None
+                else h
+                for h in pool
+            ]
+        if any(h.document.dense is None for h in pool):
+            raise InputError(
+                "MMR needs the candidates' dense vectors, and the backend returned none"
+            )
+        return mmr(query_vec, pool, k, self.config.mmr.lambda_mult)
+
+
+def _parallel(calls: Sequence[Callable[[], _T]]) -> list[_T]:
+    """Run calls concurrently in the shared pool; results in order; first error raised."""
+    if len(calls) == 1:
+        return [calls[0]()]
+    futures = [_POOL.submit(c) for c in calls[1:]]
+    first = calls[0]()
+    return [first, *(f.result() for f in futures)]
+
+
+def _check_k(k: int) -> int:
+    if not isinstance(k, int) or k < 1 or math.isinf(k):
+        raise ConfigurationError(f"k must be a positive int, got {k!r}")
+    return k
