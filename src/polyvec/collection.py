@@ -42,6 +42,8 @@ FilterLike = Filter | Mapping[str, Any] | None
 """A filter AST node, a dict in the filter syntax, or ``None``."""
 
 STATE_VERSION = 1
+EMBED_WINDOW = 4096
+"""Documents embedded per model call during ``add`` (the model sorts them by length)."""
 
 
 def _as_document(item: Document | str, index: int) -> Document:
@@ -197,17 +199,22 @@ class Collection:
             final = self.stats.copy()
             final.remove_many(old.values())
             final.add_many(counts)
-            for start in range(0, len(docs), size):
-                batch = docs[start : start + size]
-                batch_counts = counts[start : start + size]
-                ready = self._vectorise(batch, batch_counts, final)
-                self.backend.upsert(self.name, ready)
-                self.stats.remove_many(
-                    old[key] for d in batch if (key := (type(d.id), d.id)) in old
+            # Embed a whole window at once: the model sorts it by length, so batches
+            # carry little padding; then write it in batches of ``size``.
+            window = max(size, EMBED_WINDOW)
+            for wstart in range(0, len(docs), window):
+                ready = self._vectorise(
+                    docs[wstart : wstart + window], counts[wstart : wstart + window], final
                 )
-                self.stats.add_many(batch_counts)
+                for start in range(0, len(ready), size):
+                    batch = ready[start : start + size]
+                    self.backend.upsert(self.name, batch)
+                    self.stats.remove_many(
+                        old[key] for d in batch if (key := (type(d.id), d.id)) in old
+                    )
+                    self.stats.add_many(counts[wstart + start : wstart + start + size])
+                    bar.update(len(batch))
                 self._save_state()
-                bar.update(len(batch))
         return [d.id for d in docs]
 
     def _existing_counts(self, ids: Sequence[DocId]) -> dict[tuple[type, DocId], Any]:
