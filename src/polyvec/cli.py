@@ -122,6 +122,7 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 def _search(args: argparse.Namespace) -> int:
     from polyvec.collection import connect
+    from polyvec.filters import parse_filter
     from polyvec.fusion import DBSF, RRF, Convex, Fusion
     from polyvec.retriever import MMRConfig, RetrieverConfig
 
@@ -143,8 +144,8 @@ def _search(args: argparse.Namespace) -> int:
         mmr=MMRConfig(lambda_mult=args.mmr) if args.mmr is not None else None,
         reranker=reranker,
     )
-    filt = json.loads(args.filter) if args.filter else None
-    with connect(args.url, collection=args.collection) as coll:
+    filt = parse_filter(json.loads(args.filter)) if args.filter else None  # fail before connecting
+    with connect(args.url, collection=args.collection, create=False) as coll:
         hits = coll.retriever(config).search(args.query, filter=filt)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, default=str))

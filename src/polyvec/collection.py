@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from polyvec.backends.base import Backend, CollectionSpec, Distance
 from polyvec.embeddings import Embedder
 from polyvec.errors import (
+    CollectionNotFoundError,
     ConfigurationError,
     DimensionMismatchError,
     InputError,
@@ -75,6 +76,7 @@ class Collection:
         distance: Distance = "cosine",
         options: Mapping[str, Any] | None = None,
         batch_size: int = 256,
+        create: bool = True,
     ) -> None:
         if embedder is None:
             from polyvec.embeddings import default_embedder
@@ -88,6 +90,8 @@ class Collection:
         self._spec = backend.get_spec(name)
         state = backend.load_state(name) if self._spec is not None else None
         if self._spec is None:
+            if not create:
+                raise CollectionNotFoundError(name, type(backend).__name__)
             self._spec = CollectionSpec(
                 name, embedder.dimension, distance, sparse=True, options=dict(options or {})
             )
@@ -362,6 +366,7 @@ def connect(
     bm25: BM25 | None = None,
     distance: Distance = "cosine",
     options: Mapping[str, Any] | None = None,
+    create: bool = True,
     **backend_options: Any,
 ) -> Collection:
     """Open (or create) a collection on the backend a URL names.
@@ -370,7 +375,8 @@ def connect(
     ``qdrant+local:///path``, ``qdrant-edge:///path``, ``postgresql://…``,
     ``chroma+local:///path``, ``milvus+lite:///file.db`` …); with no URL, ``$POLYVEC_URL``,
     else the embedded default (a store under ``./.polyvec``). ``backend_options`` go
-    to the backend; ``options`` (HNSW, quantization, indexes …) to the collection::
+    to the backend; ``options`` (HNSW, quantization, indexes …) to the collection;
+    ``create=False`` raises ``CollectionNotFoundError`` instead of creating it::
 
         docs = polyvec.connect("qdrant+memory://", collection="notes")
     """
@@ -379,7 +385,13 @@ def connect(
     backend = open_backend(url, **backend_options)
     try:
         return Collection(
-            backend, collection, embedder=embedder, bm25=bm25, distance=distance, options=options
+            backend,
+            collection,
+            embedder=embedder,
+            bm25=bm25,
+            distance=distance,
+            options=options,
+            create=create,
         )
     except BaseException:
         backend.close()

@@ -1,0 +1,110 @@
+"""The ``polyvec`` command end to end, on the real embedded Qdrant engine (on disk)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from polyvec.cli import main
+
+pytestmark = [pytest.mark.qdrant, pytest.mark.models]
+
+PAGES = {
+    "gzip.txt": "gzip reduces the size of the named files using Lempel-Ziv coding (LZ77).",
+    "grep.txt": "grep searches for PATTERNS in each FILE and prints each line that matches.",
+    "chown.txt": "chown changes the user and/or group ownership of each given file.",
+    "notes.md": "# Notes\n\nThe diff utility compares files line by line.",
+}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[str, Path]:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in PAGES.items():
+        (docs / name).write_text(text)
+    (docs / "ignored.bin").write_bytes(b"\x00\x01")
+    return f"qdrant+local://{tmp_path / 'store'}", docs
+
+
+def test_ingest_search_info(store, capsys):
+    url, docs = store
+    assert main(["ingest", str(docs), "--url", url, "--collection", "man", "--no-progress"]) == 0
+    assert "ingested 4 chunks from 4 files" in capsys.readouterr().out
+
+    assert (
+        main(
+            [
+                "search",
+                "find lines matching a pattern",
+                "--url",
+                url,
+                "--collection",
+                "man",
+                "--k",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["metadata"]["title"] == "grep"
+    assert hits[0]["kind"] == "rrf" and {s["leg"] for s in hits[0]["sources"]} <= {
+        "dense",
+        "sparse",
+        "hybrid",
+    }
+
+    flt = json.dumps({"title": {"$in": ["gzip", "chown"]}})
+    assert (
+        main(
+            [
+                "search",
+                "find lines matching a pattern",
+                "--url",
+                url,
+                "--collection",
+                "man",
+                "--filter",
+                flt,
+                "--json",
+                "--mode",
+                "dense",
+            ]
+        )
+        == 0
+    )
+    assert {h["metadata"]["title"] for h in json.loads(capsys.readouterr().out)} == {
+        "gzip",
+        "chown",
+    }
+
+    assert main(["search", "compress", "--url", url, "--collection", "man", "--mmr", "0.5"]) == 0
+    assert "gzip" in capsys.readouterr().out
+
+    assert main(["info", "--url", url, "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["collections"]["man"]["count"] == 4
+    assert "eq" in info["capabilities"]["filter_operators"]
+
+
+def test_errors_are_reported_not_raised(store, capsys):
+    url, _ = store
+    assert main(["search", "x", "--url", url, "--filter", "{not json"]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    assert main(["search", "x", "--url", url, "--filter", '{"a": {"$regex": "x"}}']) == 2
+    assert "$regex" in capsys.readouterr().err
+    assert main(["search", "x", "--url", url, "--collection", "nope"]) == 2
+    assert "collection 'nope' does not exist" in capsys.readouterr().err
+    assert main(["search", "x", "--url", "nosuchscheme://x"]) == 2
+    assert "no backend for the URL scheme" in capsys.readouterr().err
+
+
+def test_info_redacts_secrets(capsys):
+    from polyvec.cli import _redact
+
+    assert "s3cret" not in _redact("postgresql://user:s3cret@host/db")
+    assert "k3y" not in _redact("qdrant://host:6333?api_key=k3y&timeout=5")
