@@ -13,15 +13,20 @@ Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded stor
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from polyvec.errors import PolyvecError
 
-__all__ = ["main"]
+__all__ = ["COMMAND_MODULES", "main"]
+
+COMMAND_MODULES: list[str] = []
+"""Modules that add subcommands: each has ``register(subparsers, add_common_options)``
+that adds its parsers and sets ``handler`` (``args -> exit code``) as their default."""
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -67,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     inf = sub.add_parser("info", help="collections, counts and what the backend does natively")
     _common(inf)
     inf.add_argument("--json", action="store_true")
+    inf.set_defaults(handler=_info)
+    ing.set_defaults(handler=_ingest)
+    se.set_defaults(handler=_search)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub, _common)
     return parser
 
 
@@ -213,7 +223,7 @@ def _redact(url: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handler = {"ingest": _ingest, "search": _search, "info": _info}[args.command]
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except PolyvecError as exc:
