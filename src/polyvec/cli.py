@@ -24,7 +24,7 @@ from polyvec.errors import PolyvecError
 
 __all__ = ["COMMAND_MODULES", "main"]
 
-COMMAND_MODULES: list[str] = []
+COMMAND_MODULES: list[str] = ["polyvec.transfer.cli"]
 """Modules that add subcommands: each has ``register(subparsers, add_common_options)``
 that adds its parsers and sets ``handler`` (``args -> exit code``) as their default."""
 

@@ -13,11 +13,14 @@ wrong and what to do about it::
     ├── FilterError                   (also ValueError) a metadata filter is wrong
     │   ├── FilterSyntaxError         unknown operator, malformed filter dict
     │   ├── FilterValueError          a value of the wrong type for its operator
-    │   └── UnsupportedFilterError    valid filter that this backend cannot express
-    └── BackendError                  the database said no, or could not be reached
-        ├── BackendUnavailableError   unreachable server, refused connection, timeout
-        ├── CollectionNotFoundError   the named collection does not exist
-        └── WriteError                a write failed; says which ids were and were not written
+    │   ├── UnsupportedFilterError    valid filter that this backend cannot express
+    │   └── EncryptedFieldError       a filter on a metadata field that is encrypted at rest
+    ├── BackendError                  the database said no, or could not be reached
+    │   ├── BackendUnavailableError   unreachable server, refused connection, timeout
+    │   ├── CollectionNotFoundError   the named collection does not exist
+    │   ├── WriteError                a write failed; says which ids were and were not written
+    │   └── ReadOnlyError             a write refused because the backend was opened read-only
+    └── VerificationError             a copy (migrate, import) differs from its source
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "ConfigurationError",
     "DimensionMismatchError",
     "EmptyQueryError",
+    "EncryptedFieldError",
     "FilterError",
     "FilterSyntaxError",
     "FilterValueError",
@@ -39,7 +43,9 @@ __all__ = [
     "InvalidVectorError",
     "MissingDependencyError",
     "PolyvecError",
+    "ReadOnlyError",
     "UnsupportedFilterError",
+    "VerificationError",
     "WriteError",
 ]
 
@@ -151,3 +157,43 @@ class WriteError(BackendError):
         )
         self.written = list(written)
         self.failed = list(failed)
+
+
+class ReadOnlyError(BackendError):
+    """A write (upsert, delete, create, drop, state) refused by a read-only backend."""
+
+    def __init__(self, operation: str, target: str = "") -> None:
+        where = f" on {target}" if target else ""
+        super().__init__(
+            f"refused to {operation}{where}: the backend was opened read-only "
+            "(read_only=True / --read-only); open it without read-only to write"
+        )
+        self.operation = operation
+
+
+class EncryptedFieldError(FilterError):
+    """A filter that compares a metadata field stored encrypted (it could never match)."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"the filter compares the metadata field {field!r}, which is encrypted at rest, "
+            "so the database cannot compare it: drop that condition, filter on a field that "
+            "is not encrypted, or store a non-secret copy (e.g. a category) beside it"
+        )
+        self.field = field
+
+
+class VerificationError(PolyvecError):
+    """A copy (``polyvec migrate``, ``import``) that differs from its source.
+
+    ``problems`` lists what differs (counts, missing ids, changed documents)."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
+        shown = "; ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
+        super().__init__(
+            f"{message}: {shown} — re-run the copy (it is idempotent), and if it persists, "
+            "check that nothing writes to the source or the destination meanwhile"
+            if problems
+            else message
+        )
+        self.problems = list(problems)
