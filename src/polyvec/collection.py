@@ -14,6 +14,7 @@ job; :meth:`Collection.search` is a shortcut to it::
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -41,6 +42,8 @@ __all__ = ["Collection", "FilterLike", "connect"]
 
 FilterLike = Filter | Mapping[str, Any] | None
 """A filter AST node, a dict in the filter syntax, or ``None``."""
+
+log = logging.getLogger("polyvec")
 
 STATE_VERSION = 1
 EMBED_WINDOW = 4096
@@ -112,6 +115,27 @@ class Collection:
         else:
             self.bm25 = bm25 or BM25()
             self.stats = CorpusStats(track_df=not backend.capabilities.native_idf)
+        if state is not None and (state.get("pending") or backend.count(name) != self.stats.n_docs):
+            self.rebuild_statistics()
+
+    def rebuild_statistics(self) -> None:
+        """Recount the BM25 corpus statistics from the stored documents.
+
+        Done automatically on open when a write was interrupted (a crash between
+        writing documents and saving the statistics), so BM25 scores stay exact.
+        """
+        with self._write_lock:
+            stats = CorpusStats(track_df=not self.backend.capabilities.native_idf)
+            for batch in self.backend.scroll(self.name, batch_size=1024):
+                stats.add_many(self.bm25.term_counts_many(d.text for d in batch))
+            log.warning(
+                "polyvec: BM25 statistics of collection %r were rebuilt from %d stored "
+                "documents (an earlier write was interrupted)",
+                self.name,
+                stats.n_docs,
+            )
+            self.stats = stats
+            self._save_state()
 
     # -- info --------------------------------------------------------------------------
     @property
@@ -210,6 +234,9 @@ class Collection:
                 ready = self._vectorise(
                     docs[wstart : wstart + window], counts[wstart : wstart + window], final
                 )
+                # Write-ahead mark: if the process dies before the statistics below are
+                # saved, the next open sees it and recounts them from the store.
+                self._save_state(pending=True)
                 for start in range(0, len(ready), size):
                     batch = ready[start : start + size]
                     self.backend.upsert(self.name, batch)
@@ -257,15 +284,17 @@ class Collection:
                 removed = [
                     d for batch in self.backend.scroll(self.name, filter=parsed) for d in batch
                 ]
+            self._save_state(pending=True)
             self.backend.delete(self.name, ids=ids, filter=parsed)
             self.stats.remove_many(self.bm25.term_counts_many(d.text for d in removed))
             self._save_state()
 
-    def _save_state(self) -> None:
+    def _save_state(self, *, pending: bool = False) -> None:
         self.backend.save_state(
             self.name,
             {
                 "version": STATE_VERSION,
+                "pending": pending,
                 "embedder": self.embedder.name,
                 "bm25": self.bm25.config(),
                 "stats": self.stats.to_dict(),

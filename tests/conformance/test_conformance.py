@@ -247,3 +247,16 @@ def test_reopen_keeps_statistics(engines, backend_variant, collection_name, embe
         assert again.count() == 10
     finally:
         second.close()
+
+
+def test_interrupted_write_is_recounted_on_open(backend: Backend, collection_name: str, embedder):
+    c = Collection(backend, collection_name, embedder=embedder)
+    c.add(stdlib_documents()[:12])
+    want = c.stats.to_dict()
+    # what a crash between writing documents and saving statistics leaves behind
+    state = dict(backend.load_state(collection_name) or {})
+    state.update(pending=True, stats=_rebuilt_stats(c, stdlib_documents()[:3]).to_dict())
+    backend.save_state(collection_name, state)
+    again = Collection(backend, collection_name, embedder=embedder)
+    assert again.stats.to_dict() == want
+    assert not (backend.load_state(collection_name) or {}).get("pending")
