@@ -1,0 +1,540 @@
+"""What both Qdrant backends share: ids, the payload layout, validation, and the whole
+:class:`~polyvec.backends.base.Backend` contract written once over a few engine calls.
+
+Point ids: a user id becomes a deterministic UUIDv5 of a type-tagged form
+(``"str:7"`` / ``"int:7"``), so ``"7"`` and ``7`` are two documents; the original id is
+kept in the payload and returned exactly.
+
+Payload layout (the one langchain-qdrant uses, plus the id)::
+
+    {"page_content": "<text>", "metadata": {...user metadata...}, "doc_id": <id>}
+
+A collection also keeps polyvec's spec and state beside it (collection metadata on
+qdrant-client, a JSON file on qdrant-edge), never as a point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import math
+import threading
+import uuid
+from abc import abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from polyvec.backends.base import Backend, CollectionSpec, ranked_hits
+from polyvec.errors import (
+    CollectionNotFoundError,
+    ConfigurationError,
+    DimensionMismatchError,
+    InputError,
+    InvalidVectorError,
+    PolyvecError,
+    WriteError,
+)
+from polyvec.filters.ast import Filter
+from polyvec.fusion import DBSF, RRF, Fusion, fuse
+from polyvec.types import DocId, Document, Hit, ScoreKind, SparseVector, as_dense
+
+__all__ = [
+    "ID_NAMESPACE",
+    "Layout",
+    "NativeFusion",
+    "PointData",
+    "QdrantBase",
+    "Rec",
+    "point_id",
+]
+
+ID_NAMESPACE = uuid.UUID("c92a3c3d-64cd-5f8d-bbc9-8d0b206555e5")
+"""UUIDv5 namespace of polyvec point ids (never change it: ids are derived from it)."""
+
+_I64 = 2**63
+
+PointData = tuple[str, list[float], SparseVector | None, dict[str, Any]]
+"""What is written for one document: point id, dense vector, sparse vector, payload."""
+
+
+def point_id(doc_id: DocId) -> str:
+    """The Qdrant point id of a user id: ``point_id("7") != point_id(7)``."""
+    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
+        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
+    tag = "int" if isinstance(doc_id, int) else "str"
+    return str(uuid.uuid5(ID_NAMESPACE, f"{tag}:{doc_id}"))
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where things live in a point: vector names and payload keys. The defaults
+    are polyvec's; ``dense=""`` and ``sparse="langchain-sparse"`` read collections
+    written by langchain-qdrant."""
+
+    dense: str = "dense"
+    sparse: str = "sparse"
+    content_key: str = "page_content"
+    metadata_key: str = "metadata"
+    id_key: str = "doc_id"
+
+
+@dataclass
+class Rec:
+    """One point as an engine returned it, engine-neutral."""
+
+    point_id: str
+    payload: Mapping[str, Any]
+    dense: Sequence[float] | None = None
+    sparse: tuple[Sequence[int], Sequence[float]] | None = None
+    score: float = 0.0
+
+
+@dataclass(frozen=True)
+class NativeFusion:
+    """A fusion Qdrant computes exactly: ``method`` ``"rrf"`` (with Qdrant's ``k``)
+    or ``"dbsf"``; polyvec's score is Qdrant's times ``scale``."""
+
+    method: str
+    qdrant_k: int | None
+    scale: float
+
+
+def native_fusion(fusion: Fusion, distance: str) -> NativeFusion | None:
+    """How Qdrant computes ``fusion`` exactly, or ``None`` where it cannot.
+
+    Qdrant's RRF scores ``1 / (rank / w + k_q - 1)``: with equal weights ``w`` that is
+    polyvec's ``w / (k + rank)`` for ``k_q = k + 1`` (``k`` an integer); unequal weights
+    have no exact equivalent. Qdrant's DBSF has no weights (equal ones only scale the
+    result) and normalises Euclid distances as if larger were better, so ``l2`` with
+    DBSF is fused client-side.
+    """
+    weights = fusion.weights if isinstance(fusion, (RRF, DBSF)) else None
+    if weights is not None and len(weights) != 2:
+        raise ConfigurationError(
+            f"hybrid search fuses two lists (dense, sparse) but {type(fusion).__name__} has "
+            f"{len(weights)} weights: pass two weights, or weights=None"
+        )
+    if weights is not None and weights[0] != weights[1]:
+        return None
+    scale = weights[0] if weights is not None else 1.0
+    if isinstance(fusion, RRF):
+        if fusion.k != int(fusion.k) or fusion.k > 2**31:
+            return None
+        return NativeFusion("rrf", int(fusion.k) + 1, scale)
+    if isinstance(fusion, DBSF) and distance != "l2":
+        return NativeFusion("dbsf", None, scale)
+    return None
+
+
+def jsonable(value: Any, where: str) -> Any:
+    """``value`` as plain JSON: datetimes/dates become ISO-8601 strings, tuples lists,
+    numpy scalars Python numbers; anything else that JSON cannot hold is refused."""
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where} is {value!r}: JSON payloads hold finite numbers only")
+        return value
+    if isinstance(value, np.generic):
+        return jsonable(value.item(), where)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
+            out[key] = jsonable(item, f"{where}.{key}")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
+    raise InputError(
+        f"{where} is a {type(value).__name__} ({value!r:.60}), which a Qdrant payload cannot "
+        "hold: convert it to str, a number, a bool, a list or a dict"
+    )
+
+
+def spec_to_json(spec: CollectionSpec) -> str:
+    try:
+        return json.dumps(
+            {
+                "name": spec.name,
+                "dimension": spec.dimension,
+                "distance": spec.distance,
+                "sparse": spec.sparse,
+                "options": jsonable(dict(spec.options), "CollectionSpec.options"),
+            }
+        )
+    except InputError as exc:
+        raise ConfigurationError(f"{exc}: collection options must be plain JSON") from exc
+
+
+def spec_from_json(text: str) -> CollectionSpec:
+    raw = json.loads(text)
+    return CollectionSpec(
+        raw["name"], int(raw["dimension"]), raw["distance"], bool(raw["sparse"]), raw["options"]
+    )
+
+
+class QdrantBase(Backend):
+    """The contract over a handful of engine calls (the ``_e_*`` methods).
+
+    Every call holds ``self._guard`` (a lock for in-process engines, which are not
+    thread-safe; nothing for a server), so one backend can be shared across threads.
+    """
+
+    engine_name: ClassVar[str] = "qdrant"
+
+    def __init__(
+        self, *, layout: Layout, batch_size: int, progress: bool, thread_lock: bool
+    ) -> None:
+        if batch_size <= 0:
+            raise ConfigurationError(f"batch_size must be positive, got {batch_size!r}")
+        self.layout = layout
+        self.batch_size = batch_size
+        self.progress = progress
+        self._guard: contextlib.AbstractContextManager[Any] = (
+            threading.RLock() if thread_lock else contextlib.nullcontext()
+        )
+        self._specs: dict[str, CollectionSpec] = {}
+
+    # -- engine calls, implemented per engine ---------------------------------------------
+    @abstractmethod
+    def _e_create(self, spec: CollectionSpec, spec_json: str) -> None: ...
+    @abstractmethod
+    def _e_spec(self, name: str) -> CollectionSpec | None: ...
+    @abstractmethod
+    def _e_list(self) -> list[str]: ...
+    @abstractmethod
+    def _e_drop(self, name: str) -> None: ...
+    @abstractmethod
+    def _e_upsert(self, name: str, points: list[PointData]) -> None: ...
+    @abstractmethod
+    def _e_retrieve(self, name: str, ids: list[str], with_vectors: bool) -> list[Rec]: ...
+    @abstractmethod
+    def _e_delete(self, name: str, ids: list[str] | None, native_filter: Any) -> None: ...
+    @abstractmethod
+    def _e_count(self, name: str, native_filter: Any) -> int: ...
+    @abstractmethod
+    def _e_scroll(
+        self, name: str, native_filter: Any, limit: int, offset: Any, with_vectors: bool
+    ) -> tuple[list[Rec], Any]: ...
+    @abstractmethod
+    def _e_search(
+        self, name: str, using: str, query: Any, limit: int, native_filter: Any
+    ) -> list[Rec]:
+        """``query`` is a dense list of floats or a :class:`SparseVector`."""
+
+    @abstractmethod
+    def _e_fused(
+        self,
+        name: str,
+        dense: list[float],
+        sparse: SparseVector,
+        fusion: NativeFusion,
+        k: int,
+        candidates: int,
+        native_filter: Any,
+    ) -> list[Rec]: ...
+    @abstractmethod
+    def _e_filter(self, filter: Filter | None) -> Any: ...
+    @abstractmethod
+    def _e_read_state(self, name: str) -> str | None: ...
+    @abstractmethod
+    def _e_write_state(self, name: str, state_json: str) -> None: ...
+
+    # -- collections ------------------------------------------------------------------
+    def create_collection(self, spec: CollectionSpec) -> None:
+        with self._guard:
+            existing = self.get_spec(spec.name)
+            if existing is None:
+                self._e_create(spec, spec_to_json(spec))
+                self._specs[spec.name] = spec
+                return
+        if (existing.dimension, existing.distance) != (spec.dimension, spec.distance) or (
+            spec.sparse and not existing.sparse
+        ):
+            raise ConfigurationError(
+                f"collection {spec.name!r} exists with dimension={existing.dimension}, "
+                f"distance={existing.distance!r}, sparse={existing.sparse}, not "
+                f"dimension={spec.dimension}, distance={spec.distance!r}, sparse={spec.sparse}: "
+                "use another collection name, or drop this one first"
+            )
+
+    def get_spec(self, name: str) -> CollectionSpec | None:
+        with self._guard:
+            spec = self._specs.get(name)
+            if spec is None:
+                spec = self._e_spec(name)
+                if spec is not None:
+                    self._specs[name] = spec
+            return spec
+
+    def list_collections(self) -> list[str]:
+        with self._guard:
+            return sorted(self._e_list())
+
+    def drop_collection(self, name: str) -> None:
+        with self._guard:
+            self._specs.pop(name, None)
+            self._e_drop(name)
+
+    def _require(self, name: str) -> CollectionSpec:
+        spec = self.get_spec(name)
+        if spec is None:
+            raise CollectionNotFoundError(name, self.engine_name)
+        return spec
+
+    # -- data -------------------------------------------------------------------------
+    def _payload(self, doc: Document) -> dict[str, Any]:
+        lay = self.layout
+        ident: Any = doc.id
+        payload: dict[str, Any] = {}
+        if isinstance(doc.id, int) and not -_I64 <= doc.id < _I64:
+            ident, payload[lay.id_key + "_type"] = str(doc.id), "int"
+        payload[lay.id_key] = ident
+        payload[lay.content_key] = doc.text
+        payload[lay.metadata_key] = jsonable(dict(doc.metadata), f"document {doc.id!r} metadata")
+        return payload
+
+    def _document(self, rec: Rec, with_vectors: bool) -> Document:
+        lay = self.layout
+        payload = rec.payload
+        raw = payload.get(lay.id_key)
+        ident: DocId
+        if isinstance(raw, (str, int)) and not isinstance(raw, bool):
+            ident = int(raw) if payload.get(lay.id_key + "_type") == "int" else raw
+        else:  # a point polyvec did not write (e.g. langchain-qdrant): its point id
+            ident = rec.point_id
+        text = payload.get(lay.content_key)
+        meta = payload.get(lay.metadata_key)
+        doc = Document(
+            ident, text if isinstance(text, str) else "", meta if isinstance(meta, Mapping) else {}
+        )
+        if with_vectors:
+            dense = np.asarray(rec.dense, dtype=np.float32) if rec.dense is not None else None
+            sparse = (
+                SparseVector.from_dict(dict(zip(rec.sparse[0], rec.sparse[1])))
+                if rec.sparse is not None
+                else None
+            )
+            doc = doc.with_vectors(dense, sparse)
+        return doc
+
+    def _check_vector(self, spec: CollectionSpec, vector: Any, where: str) -> list[float]:
+        arr = as_dense(vector, where=where)
+        if arr.shape[0] != spec.dimension:
+            raise DimensionMismatchError(spec.dimension, int(arr.shape[0]), where)
+        return list(arr.tolist())
+
+    def upsert(self, collection: str, documents: Sequence[Document]) -> None:
+        """Write ``documents`` in batches of ``batch_size`` (a tqdm bar when the
+        backend was made with ``progress=True``). Everything is validated before the
+        first write; a failed batch raises ``WriteError`` naming what was written."""
+        spec = self._require(collection)
+        points: list[PointData] = []
+        doc_ids: list[DocId] = []
+        for doc in documents:
+            if doc.dense is None:
+                raise InvalidVectorError(
+                    f"document {doc.id!r} has no dense vector: embed it first "
+                    "(Collection.add does) or pass Document(..., dense=vector)"
+                )
+            vec = self._check_vector(spec, doc.dense, f"document {doc.id!r}")
+            if doc.sparse is not None and not spec.sparse:
+                raise ConfigurationError(
+                    f"collection {collection!r} was created without sparse vectors "
+                    f"(sparse=False) but document {doc.id!r} has one: drop the sparse vector, "
+                    "or create the collection with sparse=True"
+                )
+            if doc.sparse is not None and doc.sparse.indices and doc.sparse.indices[-1] >= 2**32:
+                raise InvalidVectorError(f"document {doc.id!r}: sparse indices must be < 2**32")
+            points.append((point_id(doc.id), vec, doc.sparse, self._payload(doc)))
+            doc_ids.append(doc.id)
+        written: list[DocId] = []
+        bar = tqdm(
+            total=len(points), desc=f"upsert {collection}", unit="doc", disable=not self.progress
+        )
+        with bar:
+            for start in range(0, len(points), self.batch_size):
+                batch = points[start : start + self.batch_size]
+                try:
+                    with self._guard:
+                        self._e_upsert(collection, batch)
+                except PolyvecError as exc:
+                    if not written and isinstance(exc, CollectionNotFoundError):
+                        raise
+                    raise WriteError(
+                        f"upserting into {collection!r} failed: {exc}",
+                        written=written,
+                        failed=doc_ids[start:],
+                    ) from exc
+                written.extend(doc_ids[start : start + len(batch)])
+                bar.update(len(batch))
+
+    def get(
+        self, collection: str, ids: Sequence[DocId], *, with_vectors: bool = False
+    ) -> list[Document]:
+        self._require(collection)
+        if not ids:
+            return []
+        wanted = [point_id(i) for i in ids]
+        with self._guard:
+            recs = self._e_retrieve(collection, list(dict.fromkeys(wanted)), with_vectors)
+        found = {rec.point_id: self._document(rec, with_vectors) for rec in recs}
+        return [found[p] for p in wanted if p in found]
+
+    def delete(
+        self,
+        collection: str,
+        *,
+        ids: Sequence[DocId] | None = None,
+        filter: Filter | None = None,
+    ) -> None:
+        if (ids is None) == (filter is None):
+            raise ConfigurationError("delete() takes ids=... or filter=..., exactly one of them")
+        self._require(collection)
+        native = self._e_filter(filter) if filter is not None else None
+        with self._guard:
+            if ids is not None:
+                if ids:
+                    self._e_delete(collection, [point_id(i) for i in ids], None)
+            else:
+                self._e_delete(collection, None, native)
+
+    def count(self, collection: str, filter: Filter | None = None) -> int:
+        self._require(collection)
+        native = self._e_filter(filter)
+        with self._guard:
+            return self._e_count(collection, native)
+
+    def scroll(
+        self,
+        collection: str,
+        *,
+        filter: Filter | None = None,
+        batch_size: int = 256,
+        with_vectors: bool = False,
+    ) -> Iterator[list[Document]]:
+        self._require(collection)
+        if batch_size <= 0:
+            raise ConfigurationError(f"batch_size must be positive, got {batch_size!r}")
+        native = self._e_filter(filter)
+        return self._scroll(collection, native, batch_size, with_vectors)
+
+    def _scroll(
+        self, collection: str, native: Any, batch_size: int, with_vectors: bool
+    ) -> Iterator[list[Document]]:
+        offset: Any = None
+        while True:
+            with self._guard:
+                recs, offset = self._e_scroll(collection, native, batch_size, offset, with_vectors)
+            if recs:
+                yield [self._document(r, with_vectors) for r in recs]
+            if offset is None or not recs:
+                return
+
+    # -- search -----------------------------------------------------------------------
+    def _hits(self, recs: list[Rec], kind: ScoreKind, leg: Any) -> list[Hit]:
+        sign = -1.0 if kind == "l2" else 1.0
+        return ranked_hits([(self._document(r, False), sign * r.score) for r in recs], kind, leg)
+
+    def search_dense(
+        self, collection: str, vector: np.ndarray, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        """Top ``k`` by the collection's distance (``l2``: negated Euclidean distance)."""
+        spec = self._require(collection)
+        query = self._check_vector(spec, vector, "query vector")
+        if k <= 0:
+            return []
+        native = self._e_filter(filter)
+        with self._guard:
+            recs = self._e_search(collection, self.layout.dense, query, k, native)
+        return self._hits(recs, spec.distance, "dense")
+
+    def search_sparse(
+        self, collection: str, vector: SparseVector, k: int, filter: Filter | None = None
+    ) -> list[Hit]:
+        """Top ``k`` by sparse dot product, the engine applying IDF (``kind="bm25"``)."""
+        spec = self._require(collection)
+        self._check_sparse(spec, vector)
+        if k <= 0 or not len(vector):
+            return []
+        native = self._e_filter(filter)
+        with self._guard:
+            recs = self._e_search(collection, self.layout.sparse, vector, k, native)
+        return self._hits(recs, "bm25", "sparse")
+
+    def _check_sparse(self, spec: CollectionSpec, vector: SparseVector) -> None:
+        if not isinstance(vector, SparseVector):
+            raise InvalidVectorError(
+                f"a sparse query must be a polyvec SparseVector, got {type(vector).__name__}"
+            )
+        if not spec.sparse:
+            raise ConfigurationError(
+                f"collection {spec.name!r} has no sparse vectors (created with sparse=False): "
+                "search it densely, or re-create it with sparse=True"
+            )
+        if vector.indices and vector.indices[-1] >= 2**32:
+            raise InvalidVectorError("Qdrant sparse indices must be below 2**32")
+
+    def native_fusion(self, collection: str, fusion: Fusion) -> bool:
+        """Whether :meth:`search_hybrid` fuses ``fusion`` inside the engine (else it
+        runs both legs and fuses them with :func:`polyvec.fusion.fuse`)."""
+        return native_fusion(fusion, self._require(collection).distance) is not None
+
+    def search_hybrid(
+        self,
+        collection: str,
+        dense: np.ndarray,
+        sparse: SparseVector,
+        k: int,
+        *,
+        fusion: Fusion,
+        candidates: int,
+        filter: Filter | None = None,
+    ) -> list[Hit]:
+        """Dense and sparse top-``candidates``, fused in one engine call (Qdrant
+        ``query_points`` with two ``Prefetch`` and RRF or DBSF). Where Qdrant cannot
+        compute ``fusion`` exactly (unequal weights, a fractional RRF ``k``, DBSF over
+        ``l2``, Convex) both legs run and polyvec fuses them: same results, two calls."""
+        spec = self._require(collection)
+        query = self._check_vector(spec, dense, "query vector")
+        self._check_sparse(spec, sparse)
+        how = native_fusion(fusion, spec.distance)
+        if how is None or not len(sparse):
+            legs = [
+                self.search_dense(collection, dense, candidates, filter),
+                self.search_sparse(collection, sparse, candidates, filter),
+            ]
+            return fuse(legs, fusion, k)
+        if k <= 0 or candidates <= 0:
+            return []
+        native = self._e_filter(filter)
+        with self._guard:
+            recs = self._e_fused(collection, query, sparse, how, k, candidates, native)
+        kind: ScoreKind = "rrf" if how.method == "rrf" else "dbsf"
+        for rec in recs:
+            rec.score *= how.scale
+        return self._hits(recs, kind, "hybrid")
+
+    # -- polyvec's state --------------------------------------------------------------
+    def load_state(self, collection: str) -> dict[str, Any] | None:
+        self._require(collection)
+        with self._guard:
+            text = self._e_read_state(collection)
+        return None if text is None else dict(json.loads(text))
+
+    def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
+        self._require(collection)
+        try:
+            text = json.dumps(dict(state))
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        with self._guard:
+            self._e_write_state(collection, text)

@@ -1,0 +1,287 @@
+"""polyvec filter AST → Qdrant filters, with exactly the reference evaluator's meaning.
+
+One pure translation (:func:`translate`) writes each operator with a handful of Qdrant
+primitives; two small builders emit them as ``qdrant_client.models`` objects
+(:func:`to_qdrant_filter`) or as ``qdrant_edge`` objects (:func:`to_edge_filter`)::
+
+    >>> from polyvec.filters import F
+    >>> to_qdrant_filter(F("page") >= 3).must[0].key
+    'metadata.page'
+
+How each operator is written (``P`` is the field's payload path, e.g. ``metadata.a.b``,
+each segment quoted when it is not a plain identifier):
+
+=====================  ===============================================================
+polyvec                Qdrant
+=====================  ===============================================================
+``eq`` str / bool      ``MatchValue`` (a list field matches when any element does)
+``eq`` number          ``Range(gte=v, lte=v)``: 3 == 3.0, and bools never match
+``eq`` datetime        ``DatetimeRange(gte=v, lte=v)``: ISO-8601 strings, same instant
+``ne`` / ``nin``       ``must_not`` of ``eq`` / ``in``: true on a missing field
+``in``                 ``should`` of ``eq`` (strings grouped in one ``MatchAny``)
+``gt`` … ``lte``       ``Range`` (numbers) / ``DatetimeRange`` (dates)
+``exists``             ``must_not IsEmpty``: missing, ``null`` and ``[]`` are absent
+``contains``           ``eq`` on ``P[]`` (list elements only) **and** ``eq`` on ``P``
+``and`` / ``or``       ``must`` / ``should``; empty ``or`` is ``must_not [Filter()]``
+``not``                ``must_not``
+=====================  ===============================================================
+
+Refused with ``UnsupportedFilterError`` (never dropped or widened): field names with
+``"`` or ``\\`` (Qdrant paths cannot quote them) and integers beyond ±2**53 (Qdrant
+compares numbers as float64, exact only up to there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Generic, Protocol, TypeVar
+
+from polyvec.errors import UnsupportedFilterError
+from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
+
+__all__ = [
+    "Builder",
+    "field_path",
+    "iso_utc",
+    "to_edge_filter",
+    "to_qdrant_filter",
+    "translate",
+]
+
+C = TypeVar("C")
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_MAX_EXACT_INT = 2**53
+_RANGE_KEYS = {Op.GT: "gt", Op.GTE: "gte", Op.LT: "lt", Op.LTE: "lte"}
+
+
+class Builder(Protocol[C]):
+    """The Qdrant primitives :func:`translate` writes filters with. ``C`` is the
+    engine's condition type; ``all_of`` / ``any_of`` / ``none_of`` return a filter
+    (which is itself a condition)."""
+
+    def match(self, path: str, value: str | int | bool) -> C: ...
+    def match_any(self, path: str, values: list[str]) -> C: ...
+    def range(self, path: str, bounds: dict[str, float]) -> C: ...
+    def datetime_range(self, path: str, bounds: dict[str, str]) -> C: ...
+    def is_empty(self, path: str) -> C: ...
+    def all_of(self, conditions: list[C]) -> C: ...
+    def any_of(self, conditions: list[C]) -> C: ...
+    def none_of(self, conditions: list[C]) -> C: ...
+
+
+def _quote(segment: str, backend: str, field: str) -> str:
+    if _PLAIN_KEY.match(segment):
+        return segment
+    if '"' in segment or "\\" in segment:
+        raise UnsupportedFilterError(
+            backend,
+            "field",
+            f"field {field!r} has a key with a double quote or backslash, which a Qdrant "
+            "payload path cannot express; rename that metadata key",
+        )
+    return f'"{segment}"'
+
+
+def field_path(field: str, root: str = "metadata", backend: str = "qdrant") -> str:
+    """The Qdrant payload path of a (dotted) metadata field, under ``root``.
+
+    >>> field_path("a.b c")
+    'metadata.a."b c"'
+    """
+    parts = [root, *field.split(".")] if root else field.split(".")
+    return ".".join(_quote(p, backend, field) for p in parts)
+
+
+def iso_utc(value: dt.datetime) -> str:
+    """An aware datetime as the ISO-8601 UTC string Qdrant parses (4-digit year,
+    microseconds, ``Z``)."""
+    v = value.astimezone(dt.timezone.utc)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
+        f"{v.second:02d}.{v.microsecond:06d}Z"
+    )
+
+
+class _Translator(Generic[C]):
+    def __init__(self, builder: Builder[C], root: str, backend: str) -> None:
+        self.b = builder
+        self.root = root
+        self.backend = backend
+
+    # -- constants --------------------------------------------------------------------
+    def true(self) -> C:
+        return self.b.all_of([])
+
+    def false(self) -> C:
+        return self.b.none_of([self.b.all_of([])])
+
+    # -- nodes ------------------------------------------------------------------------
+    def node(self, node: Filter) -> C:
+        if isinstance(node, Comparison):
+            return self.comparison(node)
+        if isinstance(node, And):
+            return self.b.all_of([self.node(c) for c in node.children])
+        if isinstance(node, Or):
+            if not node.children:
+                return self.false()
+            return self.b.any_of([self.node(c) for c in node.children])
+        if isinstance(node, Not):
+            return self.b.none_of([self.node(node.child)])
+        raise UnsupportedFilterError(self.backend, type(node).__name__, "not a filter node")
+
+    def comparison(self, c: Comparison) -> C:
+        path = field_path(c.field, self.root, self.backend)
+        op = c.op
+        if op is Op.EQ:
+            return self.eq(path, c.value, op)
+        if op is Op.NE:
+            return self.b.none_of([self.eq(path, c.value, op)])
+        if op is Op.IN:
+            return self.is_in(path, c.value, op)
+        if op is Op.NIN:
+            return self.b.none_of([self.is_in(path, c.value, op)])
+        if op is Op.EXISTS:
+            empty = self.b.is_empty(path)
+            return self.b.none_of([empty]) if c.value else empty
+        if op is Op.CONTAINS:
+            return self.b.all_of([self.eq(path + "[]", c.value, op), self.eq(path, c.value, op)])
+        if op.is_range:
+            return self.range(path, op, c.value)
+        raise UnsupportedFilterError(self.backend, op.value)
+
+    # -- leaves -----------------------------------------------------------------------
+    def number(self, value: int | float, op: Op) -> float:
+        if isinstance(value, int) and abs(value) > _MAX_EXACT_INT:
+            raise UnsupportedFilterError(
+                self.backend,
+                op.value,
+                f"the integer {value} is beyond ±2**53, where Qdrant's float64 number "
+                "comparisons are not exact; store such numbers as strings",
+            )
+        return float(value)
+
+    def eq(self, path: str, value: Any, op: Op) -> C:
+        if isinstance(value, (bool, str)):
+            return self.b.match(path, value)
+        if isinstance(value, (int, float)):
+            number = self.number(value, op)
+            return self.b.range(path, {"gte": number, "lte": number})
+        if isinstance(value, dt.datetime):
+            when = iso_utc(value)
+            return self.b.datetime_range(path, {"gte": when, "lte": when})
+        raise UnsupportedFilterError(self.backend, op.value, f"value {value!r}")
+
+    def is_in(self, path: str, values: tuple[Any, ...], op: Op) -> C:
+        strings = list(dict.fromkeys(v for v in values if isinstance(v, str)))
+        parts: list[C] = []
+        if len(strings) > 1:
+            parts.append(self.b.match_any(path, strings))
+        elif strings:
+            parts.append(self.b.match(path, strings[0]))
+        parts.extend(self.eq(path, v, op) for v in values if not isinstance(v, str))
+        if not parts:
+            return self.false()
+        return parts[0] if len(parts) == 1 else self.b.any_of(parts)
+
+    def range(self, path: str, op: Op, value: Any) -> C:
+        key = _RANGE_KEYS[op]
+        if isinstance(value, dt.datetime):
+            return self.b.datetime_range(path, {key: iso_utc(value)})
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise UnsupportedFilterError(self.backend, op.value, f"value {value!r}")
+        return self.b.range(path, {key: self.number(value, op)})
+
+
+def translate(
+    filter: Filter | None, builder: Builder[C], *, root: str = "metadata", backend: str = "qdrant"
+) -> C | None:
+    """Translate ``filter`` with ``builder``; ``None`` for no filter. The result is a
+    filter (``all_of`` of one condition when the tree is a single comparison)."""
+    if filter is None:
+        return None
+    t = _Translator(builder, root, backend)
+    out = t.node(filter)
+    if isinstance(filter, Comparison):
+        out = builder.all_of([out])
+    return out
+
+
+# -- qdrant-client ------------------------------------------------------------------------
+class _ClientBuilder:
+    def __init__(self) -> None:
+        from qdrant_client import models
+
+        self.m = models
+
+    def match(self, path: str, value: str | int | bool) -> Any:
+        return self.m.FieldCondition(key=path, match=self.m.MatchValue(value=value))
+
+    def match_any(self, path: str, values: list[str]) -> Any:
+        return self.m.FieldCondition(key=path, match=self.m.MatchAny(any=values))
+
+    def range(self, path: str, bounds: dict[str, float]) -> Any:
+        return self.m.FieldCondition(key=path, range=self.m.Range(**bounds))
+
+    def datetime_range(self, path: str, bounds: dict[str, str]) -> Any:
+        return self.m.FieldCondition(key=path, range=self.m.DatetimeRange.model_validate(bounds))
+
+    def is_empty(self, path: str) -> Any:
+        return self.m.IsEmptyCondition(is_empty=self.m.PayloadField(key=path))
+
+    def all_of(self, conditions: list[Any]) -> Any:
+        return self.m.Filter(must=conditions)
+
+    def any_of(self, conditions: list[Any]) -> Any:
+        return self.m.Filter(should=conditions)
+
+    def none_of(self, conditions: list[Any]) -> Any:
+        return self.m.Filter(must_not=conditions)
+
+
+def to_qdrant_filter(filter: Filter | None, *, root: str = "metadata") -> Any:
+    """``qdrant_client.models.Filter`` for a polyvec filter (``None`` for none)."""
+    return translate(filter, _ClientBuilder(), root=root, backend="qdrant")
+
+
+# -- qdrant-edge --------------------------------------------------------------------------
+class _EdgeBuilder:
+    def __init__(self) -> None:
+        import numpy as np
+        import qdrant_edge
+
+        self.e = qdrant_edge
+        self.np_bool = np.bool_
+
+    def match(self, path: str, value: str | int | bool) -> Any:
+        # qdrant-edge-py 0.9 reads a Python bool as an int (True would match 1);
+        # a numpy bool is read as a JSON bool.
+        native: Any = self.np_bool(value) if isinstance(value, bool) else value
+        return self.e.FieldCondition(path, match=self.e.MatchValue(native))
+
+    def match_any(self, path: str, values: list[str]) -> Any:
+        return self.e.FieldCondition(path, match=self.e.MatchAny(values))
+
+    def range(self, path: str, bounds: dict[str, float]) -> Any:
+        return self.e.FieldCondition(path, range=self.e.RangeFloat(**bounds))
+
+    def datetime_range(self, path: str, bounds: dict[str, str]) -> Any:
+        return self.e.FieldCondition(path, range=self.e.RangeDateTime(**bounds))
+
+    def is_empty(self, path: str) -> Any:
+        return self.e.IsEmptyCondition(path)
+
+    def all_of(self, conditions: list[Any]) -> Any:
+        return self.e.Filter(must=conditions)
+
+    def any_of(self, conditions: list[Any]) -> Any:
+        return self.e.Filter(should=conditions)
+
+    def none_of(self, conditions: list[Any]) -> Any:
+        return self.e.Filter(must_not=conditions)
+
+
+def to_edge_filter(filter: Filter | None, *, root: str = "metadata") -> Any:
+    """``qdrant_edge.Filter`` for a polyvec filter (``None`` for none)."""
+    return translate(filter, _EdgeBuilder(), root=root, backend="qdrant-edge")
