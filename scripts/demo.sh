@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 . .venv/bin/activate
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false
-LIMIT="${POLYVEC_DEMO_LIMIT:-300}"
+LIMIT="${POLYVEC_DEMO_LIMIT:-200}"
 MAN1="${POLYVEC_DEMO_MAN:-/usr/share/man/man1}"
 polyvec ingest "$MAN1" --collection manpages --exclude 'gcloud*' --limit "$LIMIT"
 for q in "compress or decompress files" "show the differences between two files" \

@@ -1,10 +1,12 @@
-"""The ``polyvec`` command: ``ingest``, ``search`` and ``info``.
+"""The ``polyvec`` command: ``ingest``, ``search``, ``info``, ``eval`` and ``dataset``.
 
 ::
 
     polyvec ingest /usr/share/man/man1 --exclude 'gcloud*' --limit 200
     polyvec search "compress a file" --k 5 --filter '{"title": {"$ne": "gzip"}}'
     polyvec info
+    polyvec dataset manpages datasets/manpages
+    polyvec eval datasets/manpages --config bm25 --config dense --config hybrid
 
 Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded store in
 ``./.polyvec``) and ``--collection``.
@@ -24,7 +26,7 @@ from polyvec.errors import PolyvecError
 
 __all__ = ["COMMAND_MODULES", "main"]
 
-COMMAND_MODULES: list[str] = ["polyvec.transfer.cli"]
+COMMAND_MODULES: list[str] = ["polyvec.transfer.cli", "polyvec.evaluation.cli"]
 """Modules that add subcommands: each has ``register(subparsers, add_common_options)``
 that adds its parsers and sets ``handler`` (``args -> exit code``) as their default."""
 
@@ -90,9 +92,13 @@ def _ingest(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     docs: list[Document] = []
     n_files = 0
+    seen: set[int] = set()  # man pages often exist under several names (bzip2, bunzip2 …)
     for src in iter_sources(
         args.paths, include=args.include, exclude=args.exclude, limit=args.limit
     ):
+        if hash(src.text) in seen:
+            continue
+        seen.add(hash(src.text))
         n_files += 1
         docs.extend(
             chunk_document(
@@ -107,7 +113,7 @@ def _ingest(args: argparse.Namespace) -> int:
     coll.add(docs, batch_size=args.batch_size, progress=not args.no_progress)
     done = time.perf_counter()
     print(
-        f"ingested {len(docs)} chunks from {n_files} files into {coll.name!r} "
+        f"ingested {len(docs)} chunks from {n_files} distinct files into {coll.name!r} "
         f"({loaded - started:.1f}s reading, {done - loaded:.1f}s embedding+writing); "
         f"collection now holds {coll.count()} chunks"
     )

@@ -26,13 +26,14 @@ def store(tmp_path: Path) -> tuple[str, Path]:
     for name, text in PAGES.items():
         (docs / name).write_text(text)
     (docs / "ignored.bin").write_bytes(b"\x00\x01")
+    (docs / "same-as-grep.txt").write_text(PAGES["grep.txt"])  # an alias: ingested once
     return f"qdrant+local://{tmp_path / 'store'}", docs
 
 
 def test_ingest_search_info(store, capsys):
     url, docs = store
     assert main(["ingest", str(docs), "--url", url, "--collection", "man", "--no-progress"]) == 0
-    assert "ingested 4 chunks from 4 files" in capsys.readouterr().out
+    assert "ingested 4 chunks from 4 distinct files" in capsys.readouterr().out
 
     assert (
         main(
