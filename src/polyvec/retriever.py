@@ -31,14 +31,19 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
-from polyvec.errors import ConfigurationError, EmptyQueryError, InputError
+from polyvec.errors import (
+    ConfigurationError,
+    DimensionMismatchError,
+    EmptyQueryError,
+    InputError,
+)
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
 from polyvec.fusion import DBSF, RRF, Convex, Fusion, fuse
 from polyvec.mmr import mmr
 from polyvec.multiquery import QueryGenerator, fuse_variants
 from polyvec.rerank import Reranker
-from polyvec.types import Hit
+from polyvec.types import Hit, as_dense
 
 if TYPE_CHECKING:
     from polyvec.collection import Collection, FilterLike
@@ -136,20 +141,50 @@ class Retriever:
         return Retriever(self.collection, replace(self.config, **changes))
 
     # -- public API --------------------------------------------------------------------
-    def search(self, query: str, *, k: int | None = None, filter: FilterLike = None) -> list[Hit]:
-        """The top ``k`` hits for ``query`` (``k`` defaults to ``config.k``)."""
-        return self.search_batch([query], k=k, filter=filter)[0]
+    def search(
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+        vector: Sequence[float] | np.ndarray | None = None,
+    ) -> list[Hit]:
+        """The top ``k`` hits for ``query`` (``k`` defaults to ``config.k``).
+
+        ``vector`` is the query's dense embedding when the caller already has it (e.g. a
+        framework that embeds queries itself); multi-query variants are still embedded
+        by the collection's embedder."""
+        vectors = None if vector is None else [vector]
+        return self.search_batch([query], k=k, filter=filter, vectors=vectors)[0]
 
     def search_batch(
-        self, queries: Sequence[str], *, k: int | None = None, filter: FilterLike = None
+        self,
+        queries: Sequence[str],
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+        vectors: Sequence[Sequence[float] | np.ndarray | None] | None = None,
     ) -> list[list[Hit]]:
         """Search several queries at once: query embeddings are computed in one batch and
-        every leg of every query variant runs concurrently."""
+        every leg of every query variant runs concurrently. ``vectors`` optionally gives
+        one precomputed dense embedding (or ``None``) per query."""
         k = _check_k(k or self.config.k)
         parsed = parse_filter(filter)
         plans = [self._variants(q) for q in queries]
         flat = [v for plan in plans for v in plan]
-        dense = self._embed(flat)
+        given: dict[int, np.ndarray] = {}
+        if vectors is not None:
+            if len(vectors) != len(queries):
+                raise InputError(
+                    f"search_batch got {len(vectors)} vectors for {len(queries)} queries: "
+                    "pass one vector (or None) per query"
+                )
+            start = 0
+            for plan, vec in zip(plans, vectors):
+                if vec is not None:
+                    given[start] = as_dense(vec, where="query vector")
+                start += len(plan)
+        dense = self._embed(flat, given)
         depth = self.config.leg_depth(k)
         # One flat list of leaf calls (engine round trips), run concurrently; leaves
         # never wait on other tasks, so the shared pool cannot deadlock.
@@ -172,14 +207,28 @@ class Retriever:
         return out
 
     async def asearch(
-        self, query: str, *, k: int | None = None, filter: FilterLike = None
+        self,
+        query: str,
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+        vector: Sequence[float] | np.ndarray | None = None,
     ) -> list[Hit]:
-        return await asyncio.to_thread(lambda: self.search(query, k=k, filter=filter))
+        return await asyncio.to_thread(
+            lambda: self.search(query, k=k, filter=filter, vector=vector)
+        )
 
     async def asearch_batch(
-        self, queries: Sequence[str], *, k: int | None = None, filter: FilterLike = None
+        self,
+        queries: Sequence[str],
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+        vectors: Sequence[Sequence[float] | np.ndarray | None] | None = None,
     ) -> list[list[Hit]]:
-        return await asyncio.to_thread(lambda: self.search_batch(queries, k=k, filter=filter))
+        return await asyncio.to_thread(
+            lambda: self.search_batch(queries, k=k, filter=filter, vectors=vectors)
+        )
 
     # -- stages ------------------------------------------------------------------------
     def _variants(self, query: str) -> list[str]:
@@ -193,10 +242,23 @@ class Retriever:
                     variants.append(v)
         return variants
 
-    def _embed(self, texts: Sequence[str]) -> np.ndarray | None:
+    def _embed(self, texts: Sequence[str], given: dict[int, np.ndarray]) -> np.ndarray | None:
+        """Query embeddings, one row per text; rows in ``given`` are used as they are."""
         if self.config.mode == "sparse" and self.config.mmr is None:
             return None
-        return self.collection.embed_queries(texts)
+        if not given:
+            return self.collection.embed_queries(texts)
+        dim = self.collection.dimension
+        for vec in given.values():
+            if vec.shape[0] != dim:
+                raise DimensionMismatchError(dim, vec.shape[0], "query vector")
+        todo = [i for i in range(len(texts)) if i not in given]
+        rows = np.empty((len(texts), dim), dtype=np.float32)
+        if todo:
+            rows[todo] = self.collection.embed_queries([texts[i] for i in todo])
+        for i, vec in given.items():
+            rows[i] = vec
+        return rows
 
     def _legs(
         self, query: str, dense: np.ndarray | None, depth: int, filt: Filter | None

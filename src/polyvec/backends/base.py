@@ -66,6 +66,9 @@ class Capabilities:
     native_async: bool = False
     distances: frozenset[str] = frozenset({"cosine", "dot", "l2"})
     notes: tuple[str, ...] = ()
+    emulated: frozenset[str] = frozenset()
+    """Features the backend provides client-side, exactly, where the engine has none
+    (e.g. ``{"sparse"}``: sparse search over vectors stored in the engine)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -79,6 +82,7 @@ class Capabilities:
             "native_async": self.native_async,
             "distances": sorted(self.distances),
             "notes": list(self.notes),
+            "emulated": sorted(self.emulated),
         }
 
 
