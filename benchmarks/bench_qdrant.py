@@ -171,9 +171,7 @@ def main() -> None:
         return lc_store.similarity_search(q, k=args.k)
 
     # same answers from polyvec and the hand-written client code (a sanity check)
-    same = sum(
-        [h.id for h in pv_query(q)] == [p.id for p in raw_query(q)] for q in queries[:20]
-    )
+    same = sum([h.id for h in pv_query(q)] == [p.id for p in raw_query(q)] for q in queries[:20])
 
     runs: dict[str, list[float]] = {"polyvec": [], "qdrant-client": [], "langchain-qdrant": []}
     fns = {"polyvec": pv_query, "qdrant-client": raw_query, "langchain-qdrant": lc_query}

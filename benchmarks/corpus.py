@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-from pathlib import Path
 import pkgutil
 import sys
 import warnings
 from functools import cache
+from pathlib import Path
 
 from polyvec.chunking import chunk_text
 

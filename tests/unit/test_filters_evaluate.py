@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.strategies import FILTER_FIELDS, comparisons, filters, metadata_docs
 
 from polyvec.filters import And, Comparison, F, Filter, Not, Op, Or, matches, select
 from polyvec.types import Document
+from tests.strategies import FILTER_FIELDS, comparisons, filters, metadata_docs
 
 UTC = dt.timezone.utc
 PLUS1 = dt.timezone(dt.timedelta(hours=1))

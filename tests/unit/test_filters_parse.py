@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from hypothesis import given, settings
-from tests.strategies import filters
 
 from polyvec.errors import FilterSyntaxError, FilterValueError
 from polyvec.filters import And, Comparison, F, Filter, Not, Op, Or, parse_filter, to_dict
+from tests.strategies import filters
 
 UTC = dt.timezone.utc
 
