@@ -1,0 +1,358 @@
+"""A typed, flattened index of metadata, for engines whose own filters mean something
+other than polyvec's filters (Chroma, Milvus).
+
+An engine's native comparisons differ from the reference evaluator
+(:mod:`polyvec.filters.evaluate`) in the places that matter: ``$ne`` on a missing
+field, ``1 == 1.0`` vs ``True == 1``, "any element" on lists, ISO dates compared as
+strings, no ``not`` at all (milvus-lite). So the backends store, beside the user's
+metadata (kept verbatim for the round trip), a small *shadow index* built from it, and
+translate filters against that — with only membership tests and number comparisons,
+whose meaning is the same on every engine:
+
+* ``markers``: ``"k:<path>"`` for every present (non-null, non-empty-list) field,
+  ``"n:<path>"`` when it holds at least one number, ``"d:<path>"`` one date;
+* ``tokens[path]``: one typed token per value the field equals — ``"s:<str>"``,
+  ``"n:<number>"`` (``3`` and ``3.0`` give ``"n:3"``), ``"b:1"``/``"b:0"``,
+  ``"d:<µs since epoch>"`` for ISO-8601 strings — and, for a list, each element's
+  token again prefixed with ``"L"`` (what ``contains`` tests);
+* ``nmin``/``nmax`` (floats) and ``dmin``/``dmax`` (integer microseconds): the least
+  and greatest number or date of a field, so "any element > x" is "max > x".
+
+:func:`plan` turns a filter into negation-free form over those (De Morgan pushes
+``Not`` to the leaves; a negated range becomes "no number there, or max <= x")::
+
+    >>> from polyvec.filters import F
+    >>> plan(F("page") != 3, "chroma")
+    Token(path='page', token='n:3', present=False)
+    >>> flatten({"tags": ["a", "b"], "n": 2}).tokens["tags"]
+    ['Ls:a', 'Ls:b', 's:a', 's:b']
+
+A backend then emits each node natively: ``Token(present=False)`` must be true where the field
+is missing (Chroma ``$not_contains``, Milvus ``!=`` on a missing JSON key both are).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import numbers
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, Union
+
+import numpy as np
+
+from polyvec.errors import InputError, UnsupportedFilterError
+from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+
+__all__ = [
+    "FALSE",
+    "TRUE",
+    "AllOf",
+    "AnyOf",
+    "Bound",
+    "Const",
+    "Flat",
+    "Marker",
+    "Node",
+    "Token",
+    "dump_metadata",
+    "flatten",
+    "micros",
+    "plain_metadata",
+    "plan",
+    "value_token",
+]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_EXACT = 2**53
+Stat = Literal["nmin", "nmax", "dmin", "dmax"]
+RangeOp = Literal["gt", "gte", "lt", "lte"]
+
+
+def micros(when: dt.datetime) -> int:
+    """Microseconds since the Unix epoch of an aware datetime (exact, an int)."""
+    return (when - _EPOCH) // dt.timedelta(microseconds=1)
+
+
+# -- metadata: plain JSON for the round trip ----------------------------------------------
+def plain_metadata(value: Any, where: str, *, int64: bool = False) -> Any:
+    """``value`` as plain JSON data: datetimes/dates become ISO-8601 strings, tuples
+    lists, numpy scalars Python numbers (as the Qdrant backend stores them). NaN and
+    infinity, non-str keys and other types are refused; with ``int64``, so are ints
+    outside the signed 64-bit range."""
+    if value is None or isinstance(value, (str, bool)):
+        return value
+    if isinstance(value, int):
+        if int64 and not -(2**63) <= value < 2**63:
+            raise InputError(
+                f"{where} is {value}, beyond the 64-bit integers this engine stores: "
+                "store it as a str"
+            )
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where} is {value!r}: metadata holds finite numbers only")
+        return value
+    if isinstance(value, np.generic):
+        return plain_metadata(value.item(), where, int64=int64)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
+            out[key] = plain_metadata(item, f"{where}.{key}", int64=int64)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [plain_metadata(x, f"{where}[{i}]", int64=int64) for i, x in enumerate(value)]
+    raise InputError(
+        f"{where} is a {type(value).__name__} ({value!r:.60}), which metadata cannot hold: "
+        "convert it to a str, a number, a bool, a list or a dict"
+    )
+
+
+def dump_metadata(metadata: Mapping[str, Any]) -> str:
+    """Compact JSON of plain metadata (see :func:`plain_metadata`)."""
+    return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# -- tokens ---------------------------------------------------------------------------
+def _number_token(value: float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return f"n:{int(value)}"
+    return f"n:{value!r}"
+
+
+def value_token(value: Any) -> str | None:
+    """The token of one filter value (``None`` for values no token can equal)."""
+    if isinstance(value, bool):
+        return "b:1" if value else "b:0"
+    if isinstance(value, (int, float)):
+        return _number_token(value)
+    if isinstance(value, str):
+        return "s:" + value
+    if isinstance(value, dt.datetime):
+        return f"d:{micros(value)}"
+    return None
+
+
+def _item_tokens(item: Any) -> list[str]:
+    """Every token one metadata value equals: itself, and its date for ISO strings."""
+    if isinstance(item, (bool, int)) or (isinstance(item, float) and math.isfinite(item)):
+        token = value_token(item)
+        return [token] if token else []
+    if isinstance(item, str):
+        when = parse_iso_datetime(item)
+        return ["s:" + item] if when is None else ["s:" + item, f"d:{micros(when)}"]
+    return []
+
+
+def _as_float(item: float) -> float:
+    try:
+        return float(item)
+    except OverflowError:  # an int beyond float64: compares as the largest float
+        return sys.float_info.max if int(item) > 0 else -sys.float_info.max
+
+
+@dataclass
+class Flat:
+    """The shadow index of one document's metadata."""
+
+    markers: list[str] = field(default_factory=list)
+    tokens: dict[str, list[str]] = field(default_factory=dict)
+    nmin: dict[str, float] = field(default_factory=dict)
+    nmax: dict[str, float] = field(default_factory=dict)
+    dmin: dict[str, int] = field(default_factory=dict)
+    dmax: dict[str, int] = field(default_factory=dict)
+
+
+def _add_field(flat: Flat, path: str, value: Any) -> None:
+    flat.markers.append("k:" + path)
+    if isinstance(value, Mapping):
+        _walk(flat, path + ".", value)
+        return
+    is_list = isinstance(value, (list, tuple))
+    items = list(value) if is_list else [value]
+    tokens: set[str] = set()
+    numbers_: list[float] = []
+    dates: list[int] = []
+    for item in items:
+        item_tokens = _item_tokens(item)
+        tokens.update(item_tokens)
+        if is_list:
+            tokens.update("L" + t for t in item_tokens)
+        if isinstance(item, numbers.Real) and not isinstance(item, bool):
+            numbers_.append(_as_float(item))  # type: ignore[arg-type]
+        elif isinstance(item, str) and (when := parse_iso_datetime(item)) is not None:
+            dates.append(micros(when))
+    if tokens:
+        flat.tokens[path] = sorted(tokens)
+    if numbers_:
+        flat.markers.append("n:" + path)
+        flat.nmin[path], flat.nmax[path] = min(numbers_), max(numbers_)
+    if dates:
+        flat.markers.append("d:" + path)
+        flat.dmin[path], flat.dmax[path] = min(dates), max(dates)
+
+
+def _walk(flat: Flat, prefix: str, metadata: Mapping[str, Any]) -> None:
+    for key, value in metadata.items():
+        # a key with a dot (or an empty one) cannot be named by a filter path
+        if not key or "." in key or value is None:
+            continue
+        if isinstance(value, (list, tuple)) and not value:
+            continue  # an empty list is missing, as a null is
+        _add_field(flat, prefix + key, value)
+
+
+def flatten(metadata: Mapping[str, Any]) -> Flat:
+    """The shadow index of plain metadata (the output of :func:`plain_metadata`)."""
+    flat = Flat()
+    _walk(flat, "", metadata)
+    return flat
+
+
+# -- filter plans -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Const:
+    """Always true, or always false."""
+
+    value: bool
+
+
+TRUE = Const(True)
+FALSE = Const(False)
+
+
+@dataclass(frozen=True)
+class Token:
+    """``token`` is (``present``) or is not (``not present``) among ``path``'s tokens;
+    the negative form is also true where ``path`` is missing."""
+
+    path: str
+    token: str
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class Marker:
+    """The marker is (or is not) among the document's markers."""
+
+    marker: str
+    present: bool = True
+
+
+@dataclass(frozen=True)
+class Bound:
+    """``stat[path] op value``; false where the document has no such statistic."""
+
+    stat: Stat
+    path: str
+    op: RangeOp
+    value: float | int
+
+
+@dataclass(frozen=True)
+class AllOf:
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    children: tuple[Node, ...]
+
+
+Node = Union[Const, Token, Marker, Bound, AllOf, AnyOf]
+"""A negation-free filter plan."""
+
+_COMPLEMENT: dict[RangeOp, RangeOp] = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
+
+
+def _all(children: list[Node]) -> Node:
+    kept: list[Node] = []
+    for child in children:
+        if child == FALSE:
+            return FALSE
+        if isinstance(child, AllOf):
+            kept.extend(child.children)
+        elif child != TRUE:
+            kept.append(child)
+    kept = list(dict.fromkeys(kept))
+    return TRUE if not kept else kept[0] if len(kept) == 1 else AllOf(tuple(kept))
+
+
+def _any(children: list[Node]) -> Node:
+    kept: list[Node] = []
+    for child in children:
+        if child == TRUE:
+            return TRUE
+        if isinstance(child, AnyOf):
+            kept.extend(child.children)
+        elif child != FALSE:
+            kept.append(child)
+    kept = list(dict.fromkeys(kept))
+    return FALSE if not kept else kept[0] if len(kept) == 1 else AnyOf(tuple(kept))
+
+
+def _bound_value(c: Comparison, backend: str) -> tuple[str, float | int]:
+    value = c.value
+    if isinstance(value, dt.datetime):
+        return "d", micros(value)
+    if isinstance(value, int) and abs(value) > _EXACT:
+        raise UnsupportedFilterError(
+            backend,
+            c.op.value,
+            f"the bound {value} is beyond ±2**53, where numbers compare as float64; "
+            "use a smaller bound",
+        )
+    return "n", float(value)
+
+
+def _leaf(c: Comparison, negated: bool, backend: str) -> Node:
+    op, path = c.op, c.field
+    if op is Op.EXISTS:
+        return Marker("k:" + path, c.value is not negated)
+    if op in (Op.EQ, Op.NE, Op.CONTAINS):
+        token = value_token(c.value)
+        if token is None:  # pragma: no cover - the AST admits only scalar values
+            raise UnsupportedFilterError(backend, op.value, f"value {c.value!r}")
+        if op is Op.CONTAINS:
+            token = "L" + token
+        return Token(path, token, present=(op is Op.NE) is negated)
+    if op in (Op.IN, Op.NIN):
+        tokens = [t for t in map(value_token, c.value) if t is not None]
+        present = (op is Op.NIN) is negated
+        leaves: list[Node] = [Token(path, t, present) for t in dict.fromkeys(tokens)]
+        return _any(leaves) if present else _all(leaves)
+    kind, value = _bound_value(c, backend)
+    rop: RangeOp = op.value  # type: ignore[assignment]
+    if not negated:
+        return Bound(_stat(kind, rop), path, rop, value)
+    # not (any item > v)  <=>  no item of that kind, or max <= v  (and so on)
+    return _any(
+        [Marker(f"{kind}:{path}", False), Bound(_stat(kind, rop), path, _COMPLEMENT[rop], value)]
+    )
+
+
+def _stat(kind: str, op: RangeOp) -> Stat:
+    return f"{kind}{'max' if op in ('gt', 'gte') else 'min'}"  # type: ignore[return-value]
+
+
+def plan(filter: Filter | None, backend: str, negated: bool = False) -> Node:
+    """The negation-free plan of ``filter`` (``TRUE`` for ``None``); ``backend`` names
+    the backend in ``UnsupportedFilterError``."""
+    if filter is None:
+        return TRUE
+    if isinstance(filter, Comparison):
+        return _leaf(filter, negated, backend)
+    if isinstance(filter, Not):
+        return plan(filter.child, backend, not negated)
+    if isinstance(filter, (And, Or)):
+        kids = [plan(child, backend, negated) for child in filter.children]
+        conjunctive = isinstance(filter, And) is not negated
+        return _all(kids) if conjunctive else _any(kids)
+    raise UnsupportedFilterError(backend, type(filter).__name__, "not a filter node")

@@ -1,0 +1,135 @@
+"""Chroma filter translation, on the real engine (embedded and server): every read
+path must return exactly the ids the reference evaluator (``polyvec.filters.evaluate``)
+selects — for hypothesis-generated metadata and filter trees, and for a table of
+awkward values (nulls, empty lists, nested lists and dicts, bools vs ints, numeric
+strings, dates with offsets, hostile strings)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from polyvec.backends.base import Backend, CollectionSpec
+from polyvec.backends.chroma.filters import NOTHING, to_where
+from polyvec.filters import F, Filter
+from polyvec.filters.ast import And, Not, Or
+from polyvec.filters.evaluate import select
+from polyvec.types import Document, SparseVector
+from tests.backends.test_chroma_shadow_index import AWKWARD, _comparisons
+from tests.conftest import _Engines, engine_for, variants_for
+from tests.strategies import filters, metadata_docs
+
+EXAMPLES = int(os.environ.get("POLYVEC_HYPOTHESIS_EXAMPLES", "40"))
+HOSTILE = ['" or 1==1 or "', "' OR '1'='1", "back\\slash", 'q"uote', "new\nline", "tab\tx",
+           "$and", "{'$ne': 1}", "日本語 ☃ 𝄞", "", " ", "%", "_", "\\\"", "\u2028"]  # fmt: skip
+
+
+@pytest.fixture(params=variants_for("chroma"))
+def cb(engines: _Engines, request: pytest.FixtureRequest) -> Iterator[Backend]:
+    variant = str(request.param)
+    backend = engine_for(engines, variant).make(variant, f"f{uuid.uuid4().hex[:10]}")
+    try:
+        yield backend
+    finally:
+        backend.close()
+
+
+def load(backend: Backend, metadata: list[dict[str, Any]], name: str | None = None) -> str:
+    """A collection holding ``metadata`` (ids 0, 1, …): a new one, or ``name`` emptied."""
+    name = name or f"f_{uuid.uuid4().hex[:8]}"
+    backend.create_collection(CollectionSpec(name, 2, "dot"))
+    backend.delete(name, filter=And([]))
+    backend.upsert(
+        name,
+        [
+            Document(i, "", m, np.array([1.0, i]), SparseVector((1, 2 + i), (1.0, 0.5)))
+            for i, m in enumerate(metadata)
+        ],
+    )
+    return name
+
+
+def check(backend: Backend, name: str, metadata: list[dict[str, Any]], f: Filter) -> None:
+    """scroll, count, dense and sparse search all select what the evaluator selects."""
+    want = sorted(select(f, dict(enumerate(metadata))))
+    got = sorted(int(d.id) for b in backend.scroll(name, filter=f, batch_size=500) for d in b)
+    assert got == want, f"{f!r}: engine {got} != reference {want}"
+    assert backend.count(name, f) == len(want), f
+    n = max(len(metadata), 1)
+    dense = backend.search_dense(name, np.array([1.0, 0.0]), n, f)
+    assert sorted(int(h.id) for h in dense) == want, f
+    sparse = backend.search_sparse(name, SparseVector((1,), (1.0,)), n, f)
+    assert sorted(int(h.id) for h in sparse) == want, f
+
+
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    metadata=st.lists(metadata_docs(), min_size=1, max_size=25),
+    trees=st.lists(filters(), min_size=1, max_size=6),
+)
+def test_engine_selects_what_the_evaluator_selects(
+    cb: Backend, metadata: list[dict[str, Any]], trees: list[Filter]
+) -> None:
+    name = load(cb, metadata, "f_hypothesis")  # one collection, refilled per example
+    for f in trees:
+        check(cb, name, metadata, f)
+
+
+def test_awkward_values_on_the_engine(cb: Backend) -> None:
+    metadata = [dict(m) for m in AWKWARD] + [{"a": h, "b": [h, "x"]} for h in HOSTILE]
+    name = load(cb, metadata)
+    plain = {i: cb.get(name, [i])[0].metadata for i in range(len(metadata))}
+    for field in ("a", "a.b", "b"):
+        for f in _comparisons(field):
+            for g in (f, Not(f)):
+                want = sorted(select(g, plain))
+                assert cb.count(name, g) == len(want), g
+                got = sorted(int(d.id) for b in cb.scroll(name, filter=g) for d in b)
+                assert got == want, g
+
+
+def test_hostile_strings_match_only_themselves(cb: Backend) -> None:
+    metadata = [{"s": h, "tags": [h]} for h in HOSTILE] + [{"s": "other"}]
+    name = load(cb, metadata)
+    for i, h in enumerate(HOSTILE):
+        for f in (F("s") == h, F("tags").contains(h), F("s").is_in([h])):
+            assert [d.id for b in cb.scroll(name, filter=f) for d in b] == [i], (h, f)
+        assert cb.count(name, F("s") != h) == len(metadata) - 1
+    assert cb.count(name, F('" or 1==1 or "') == 1) == 0
+
+
+def test_hostile_field_names(cb: Backend) -> None:
+    keys = ['q"k', "b\\k", "k$and", "#document", "sp ace", "ünï", "a[0]", "x/y"]
+    metadata = [{k: i} for i, k in enumerate(keys)]
+    name = load(cb, metadata)
+    for i, k in enumerate(keys):
+        assert [d.id for b in cb.scroll(name, filter=F(k) == i) for d in b] == [i], k
+        assert cb.count(name, F(k).exists()) == 1
+
+
+def test_constant_filters_skip_the_engine() -> None:
+    assert to_where(Or([])) is NOTHING
+    assert to_where(And([])) is None
+    assert to_where(Not(Or([]))) is None
+    assert to_where(None) is None
+
+
+def test_where_is_plain_chroma() -> None:
+    where = to_where((F("page") >= 3) & ~F("tags").contains("x"))
+    assert where == {
+        "$and": [
+            {"pv:nmax:page": {"$gte": 3.0}},
+            {"pv:t:tags": {"$not_contains": "Ls:x"}},
+        ]
+    }
