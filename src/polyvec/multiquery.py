@@ -34,6 +34,7 @@ from polyvec.types import Hit, Leg, Source
 
 __all__ = [
     "CallableGenerator",
+    "PseudoRelevanceGenerator",
     "QueryGenerator",
     "StaticGenerator",
     "aexpand_query",
@@ -137,6 +138,87 @@ class StaticGenerator:
         if found is None:
             found = self._folded.get(_key(query), self.default)
         return clean_variants(query, found, n)
+
+
+class PseudoRelevanceGenerator:
+    """A deterministic offline generator: pseudo-relevance feedback (RM3-like).
+
+    ``search(query, n)`` returns the texts of the top ``n`` hits for ``query`` (e.g. a
+    BM25-only retriever); the ``docs`` best are the feedback documents. Each candidate
+    term (lowercased word, no stopword, no query term, not a number) is weighed by
+    ``Σ_d tf(t, d) / |d| · 1/rank(d)`` times ``idf(stem)`` when ``idf`` is given
+    (recommended: without it, words common to every document rank high). The
+    variants are the query plus the best ``terms`` terms, the query plus the next
+    ``terms``, and so on (``n`` variants); terms are compared by their stem.
+
+    >>> texts = ["gzip compresses files with Lempel-Ziv coding", "zip archives and compresses"]
+    >>> gen = PseudoRelevanceGenerator(lambda q, n: texts[:n], terms=2)
+    >>> gen.generate("compress files", 2)
+    ['compress files archives coding', 'compress files gzip lempel']
+
+    With a polyvec collection::
+
+        bm25 = collection.retriever(mode="sparse")
+        prf = PseudoRelevanceGenerator(
+            lambda q, n: [h.document.text for h in bm25.search(q, k=n)])
+        retriever = collection.retriever(multi_query=prf, n_variants=1)
+    """
+
+    def __init__(
+        self,
+        search: Callable[[str, int], Sequence[str]],
+        *,
+        docs: int = 5,
+        terms: int = 5,
+        idf: Callable[[str], float] | None = None,
+        language: str = "english",
+    ) -> None:
+        if docs < 1 or terms < 1:
+            raise ConfigurationError(f"docs and terms must be >= 1, got {docs} and {terms}")
+        from polyvec.sparse.tokenize import Tokenizer
+
+        self.search = search
+        self.docs = docs
+        self.terms = terms
+        self.idf = idf
+        self._tokenizer = Tokenizer(language=language)
+
+    def __repr__(self) -> str:
+        return f"PseudoRelevanceGenerator(docs={self.docs}, terms={self.terms})"
+
+    def _stem(self, word: str) -> str:
+        stems = self._tokenizer.tokens(word)
+        return stems[0] if stems else ""
+
+    def expansion_terms(self, query: str, m: int) -> list[str]:
+        """The ``m`` best feedback terms for ``query`` (surface forms), best first."""
+        tok = self._tokenizer
+        seen = set(tok.tokens(query))
+        weights: dict[str, float] = {}
+        surface: dict[str, str] = {}
+        for rank, text in enumerate(self.search(query, self.docs)[: self.docs], start=1):
+            words = [w for w in tok.words(text) if w not in tok.stopwords and not w.isdigit()]
+            if not words:
+                continue
+            for word in words:
+                stem = surface.get(word) or self._stem(word)
+                surface[word] = stem
+                if stem and stem not in seen:
+                    weights[stem] = weights.get(stem, 0.0) + 1.0 / (len(words) * rank)
+        if self.idf is not None:
+            weights = {t: w * self.idf(t) for t, w in weights.items()}
+        best = sorted(weights, key=lambda t: (-weights[t], t))[:m]
+        first_word: dict[str, str] = {}
+        for word, stem in surface.items():
+            first_word.setdefault(stem, word)
+        return [first_word[t] for t in best]
+
+    def generate(self, query: str, n: int) -> list[str]:
+        if n <= 0:
+            return []
+        found = self.expansion_terms(query, n * self.terms)
+        groups = [found[i : i + self.terms] for i in range(0, len(found), self.terms)]
+        return clean_variants(query, [f"{query} {' '.join(g)}" for g in groups if g], n)
 
 
 def expand_query(generator: QueryGenerator, query: str, n: int) -> list[str]:

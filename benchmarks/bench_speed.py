@@ -1,0 +1,323 @@
+"""Speed as ratios, in one run: polyvec vs what a user would call directly.
+
+1. **BM25 leg vs bm25s**: queries/s of polyvec's sparse leg (``mode="sparse"``: tokenize,
+   IDF, engine search, hits) on qdrant-edge and qdrant-client local mode vs ``bm25s``
+   (tokenize + retrieve), same passages, k1=1.2 b=0.75, k=10. Target ≥ 0.5×.
+2. **MMR vs langchain-core** at fetch_k=200, d=384, k=20 (``benchmarks/bench_mmr.py``'s
+   inputs). Target ≥ 5×.
+3. **Rerank vs CrossEncoder.predict**: pairs/s of ``CrossEncoderReranker.rerank`` vs the
+   model's own ``predict`` on the same pairs (a CrossEncoder on the offline MiniLM
+   weights, untrained head: speed only). Target ≥ 0.95×.
+4. **Per backend vs raw client, 10k → 100k vectors**: ``Collection.add`` (includes BM25
+   encoding) and dense query p50/p95 (query vector given, k=10, ``candidates=10`` so both
+   sides fetch 10 — by default a single-leg query fetches ``max(50, 4k)``) vs the raw
+   client's own insert and query, on synthetic 384-d unit vectors with real passage
+   texts. qdrant-edge has no separate raw client here (polyvec calls ``EdgeShard``
+   directly). Past 20k vectors only qdrant-edge runs (the others ingest at 100-1,000
+   docs/s on this shared 2-core machine); 1M vectors do not fit its time budget (not run).
+
+Text: real man-page and docstring passages (``benchmarks/corpus.py``); dense vectors
+are random (seeded), so no embedding model is timed except in (3).
+
+    python -m benchmarks.bench_speed --n 10000 --scale 10000 100000 --out docs/benchmarks
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.bench_mmr import best_of
+from benchmarks.corpus import passages
+from polyvec import Collection, Document, RetrieverConfig
+from polyvec.backends.registry import open_backend
+from polyvec.types import Hit
+
+DIM = 384
+
+
+class NoModel:
+    """An embedder that must never be called: every vector here is given."""
+
+    name, dimension = "synthetic-384", DIM
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        raise AssertionError("documents carry their vectors")
+
+    embed_queries = embed_documents
+
+
+def log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def unit_vectors(n: int, seed: int) -> np.ndarray:
+    v = np.random.default_rng(seed).normal(size=(n, DIM)).astype(np.float32)
+    return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def pct(samples: Sequence[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return 1e3 * statistics.median(ordered), 1e3 * ordered[round(0.95 * (len(ordered) - 1))]
+
+
+def interleaved(fns: dict[str, Callable[[int], Any]], n: int) -> dict[str, list[float]]:
+    for fn in fns.values():
+        fn(0)
+    out: dict[str, list[float]] = {name: [] for name in fns}
+    for i in range(n):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn(i)
+            out[name].append(time.perf_counter() - t)
+    return out
+
+
+def collection(url: str, texts: Sequence[str], vectors: np.ndarray) -> tuple[Collection, float]:
+    coll = Collection(open_backend(url), "speed", embedder=NoModel())  # type: ignore[arg-type]
+    docs = [Document(i, t, {"n": i}, dense=vectors[i]) for i, t in enumerate(texts)]
+    gc.collect()
+    t = time.perf_counter()
+    coll.add(docs, progress=False)
+    return coll, time.perf_counter() - t
+
+
+# -- 1. BM25 -----------------------------------------------------------------------------
+def bench_bm25(texts: Sequence[str], queries: Sequence[str], tmp: Path) -> list[str]:
+    import bm25s
+    import Stemmer
+
+    opts: dict[str, Any] = {"stopwords": "en", "stemmer": Stemmer.Stemmer("english")}
+    engine = bm25s.BM25(k1=1.2, b=0.75, method="lucene")
+    engine.index(bm25s.tokenize(list(texts), show_progress=False, **opts), show_progress=False)
+
+    def theirs(i: int) -> Any:
+        tokens = bm25s.tokenize([queries[i]], return_ids=False, show_progress=False, **opts)[0]
+        known = [t for t in tokens if t in engine.vocab_dict]
+        return engine.retrieve([known], k=10, show_progress=False, n_threads=1) if known else []
+
+    vectors = unit_vectors(len(texts), 1)
+    fns: dict[str, Callable[[int], Any]] = {"bm25s": theirs}
+    colls = []
+    for label, url in (
+        ("qdrant-edge", f"qdrant-edge://{tmp / 'bm25-edge'}"),
+        ("qdrant local", "qdrant+memory://"),
+    ):
+        coll, _ = collection(url, texts, vectors)
+        colls.append(coll)
+        retriever = coll.retriever(RetrieverConfig(mode="sparse"))
+        fns[f"polyvec BM25 leg, {label}"] = lambda i, r=retriever: r.search(queries[i], k=10)
+    times = interleaved(fns, len(queries))
+    for c in colls:
+        c.close()
+    base = statistics.median(times["bm25s"])
+    lines = [
+        f"### BM25 leg vs bm25s ({len(texts)} passages, {len(queries)} queries, k=10)\n",
+        "| system | queries/s | p50 ms | ratio to bm25s (throughput) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, samples in times.items():
+        med = statistics.median(samples)
+        lines.append(f"| {name} | {1 / med:.0f} | {1e3 * med:.2f} | {base / med:.2f}× |")
+    return lines
+
+
+# -- 2. MMR ------------------------------------------------------------------------------
+def bench_mmr() -> list[str]:
+    from langchain_core.vectorstores.utils import maximal_marginal_relevance
+
+    from polyvec.mmr import mmr_select
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(200, DIM)).astype(np.float32)
+    query = rng.normal(size=DIM).astype(np.float32)
+    assert mmr_select(query, emb, 20, 0.5) == maximal_marginal_relevance(query, emb, 0.5, 20)
+    ours = best_of(lambda: mmr_select(query, emb, 20, 0.5), 30)
+    theirs = best_of(lambda: maximal_marginal_relevance(query, emb, 0.5, 20), 30)
+    return [
+        "### MMR vs langchain-core (fetch_k=200, d=384, k=20, best of 30)\n",
+        "| implementation | ms | speed-up |",
+        "| --- | ---: | ---: |",
+        f"| langchain-core maximal_marginal_relevance | {theirs * 1e3:.3f} | 1.00× |",
+        f"| polyvec mmr_select | {ours * 1e3:.3f} | {theirs / ours:.1f}× |",
+    ]
+
+
+# -- 3. rerank ---------------------------------------------------------------------------
+def bench_rerank(texts: Sequence[str], queries: Sequence[str], per_query: int) -> list[str]:
+    from polyvec.evaluation.specs import untrained_minilm_cross_encoder
+    from polyvec.rerank import CrossEncoderReranker
+
+    model = untrained_minilm_cross_encoder()
+    reranker = CrossEncoderReranker(model, batch_size=32)
+    hits = [
+        [
+            Hit(Document(j, texts[(i * per_query + j) % len(texts)]), 1.0, "cosine")
+            for j in range(per_query)
+        ]
+        for i in range(len(queries))
+    ]
+
+    def ours(i: int) -> Any:
+        return reranker.rerank(queries[i], hits[i])
+
+    def theirs(i: int) -> Any:
+        pairs = [(queries[i], h.document.text) for h in hits[i]]
+        return model.predict(pairs, batch_size=32, show_progress_bar=False)
+
+    times = interleaved({"CrossEncoder.predict": theirs, "polyvec rerank": ours}, len(queries))
+    a, b = sum(times["CrossEncoder.predict"]), sum(times["polyvec rerank"])
+    n_pairs = len(queries) * per_query
+    return [
+        f"### Rerank vs CrossEncoder.predict ({len(queries)} queries × {per_query} "
+        "passages, batch 32)\n",
+        "| path | pairs/s | ratio |",
+        "| --- | ---: | ---: |",
+        f"| CrossEncoder.predict | {n_pairs / a:.0f} | 1.00× |",
+        f"| polyvec CrossEncoderReranker.rerank | {n_pairs / b:.0f} | {a / b:.3f}× |",
+    ]
+
+
+# -- 4. backends and scale ---------------------------------------------------------------
+def raw_qdrant(
+    texts: Sequence[str], vectors: np.ndarray
+) -> tuple[Callable[[np.ndarray], Any], float]:
+    from qdrant_client import QdrantClient, models
+
+    client = QdrantClient(":memory:")
+    client.create_collection(
+        "raw", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
+    )
+    t = time.perf_counter()
+    for s in range(0, len(texts), 256):
+        client.upsert(
+            "raw",
+            [
+                models.PointStruct(
+                    id=i, vector=vectors[i].tolist(), payload={"text": texts[i], "n": i}
+                )
+                for i in range(s, min(s + 256, len(texts)))
+            ],
+        )
+    took = time.perf_counter() - t
+    return (lambda q: client.query_points("raw", query=q.tolist(), limit=10).points), took
+
+
+def raw_chroma(
+    texts: Sequence[str], vectors: np.ndarray, path: Path
+) -> tuple[Callable[[np.ndarray], Any], float]:
+    import chromadb
+
+    client = chromadb.PersistentClient(path=str(path))
+    col = client.create_collection(
+        "raw", metadata={"hnsw:space": "cosine"}, embedding_function=None
+    )
+    t = time.perf_counter()
+    for s in range(0, len(texts), 1024):
+        ids = range(s, min(s + 1024, len(texts)))
+        col.add(
+            ids=[str(i) for i in ids],
+            embeddings=vectors[s : s + 1024],
+            documents=[texts[i] for i in ids],
+            metadatas=[{"n": i} for i in ids],
+        )
+    took = time.perf_counter() - t
+    return (lambda q: col.query(query_embeddings=[q], n_results=10)), took
+
+
+def bench_backends(
+    texts: Sequence[str], sizes: Sequence[int], n_queries: int, tmp: Path
+) -> list[str]:
+    lines = [
+        "### Dense query and ingest per backend vs the raw client (synthetic 384-d vectors)\n",
+        "| backend | vectors | polyvec ingest docs/s | raw ingest docs/s | polyvec p50 / p95 ms "
+        "| raw p50 / p95 ms | polyvec p50 ÷ raw p50 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    queries = unit_vectors(n_queries, 7)
+    for n in sizes:
+        corpus = [texts[i % len(texts)] for i in range(n)]
+        vectors = unit_vectors(n, 3)
+        for name in ("qdrant-edge", "qdrant-memory", "chroma-local"):
+            if name != "qdrant-edge" and n > 20_000:
+                continue  # ~100-1,000 docs/s on this shared 2-core machine: 10k only
+            url = {
+                "qdrant-edge": f"qdrant-edge://{tmp / f'edge{n}'}",
+                "qdrant-memory": "qdrant+memory://",
+                "chroma-local": f"chroma+local://{tmp / f'chroma{n}'}",
+            }[name]
+            log(f"{name} {n}: ingest")
+            coll, t_pv = collection(url, corpus, vectors)
+            raw: Callable[[np.ndarray], Any] | None = None
+            t_raw = float("nan")
+            if name == "qdrant-memory":
+                raw, t_raw = raw_qdrant(corpus, vectors)
+            elif name == "chroma-local":
+                raw, t_raw = raw_chroma(corpus, vectors, tmp / f"rawchroma{n}")
+            retriever = coll.retriever(RetrieverConfig(mode="dense", candidates=10))
+            fns: dict[str, Callable[[int], Any]] = {
+                "pv": lambda i, r=retriever: r.search("q", k=10, vector=queries[i])
+            }
+            if raw is not None:
+                fns["raw"] = lambda i, raw=raw: raw(queries[i])
+            times = interleaved(fns, n_queries)
+            p50, p95 = pct(times["pv"])
+            if raw is not None:
+                r50, r95 = pct(times["raw"])
+                raw_cells = f"{n / t_raw:.0f} | {r50:.2f} / {r95:.2f} | {p50 / r50:.2f}×"
+            else:
+                raw_cells = "– | – | –"
+            lines.append(
+                f"| {name} | {n} | {n / t_pv:.0f} | {raw_cells.split(' | ')[0]} | "
+                f"{p50:.2f} / {p95:.2f} | {' | '.join(raw_cells.split(' | ')[1:])} |"
+            )
+            log(lines[-1])
+            coll.close()
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--n", type=int, default=10_000, help="passages for the BM25 comparison")
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--scale", type=int, nargs="*", default=[10_000, 100_000])
+    ap.add_argument("--rerank-queries", type=int, default=8)
+    ap.add_argument("--out", default=None, help="append the tables to OUT/speed.md")
+    ap.add_argument("--skip", nargs="*", default=[], choices=["bm25", "mmr", "rerank", "backends"])
+    args = ap.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)
+    texts = passages(args.n)
+    rng = np.random.default_rng(0)
+    queries = [" ".join(texts[i].split()[:8]) for i in rng.choice(len(texts), args.queries)]
+    tmp = Path(tempfile.mkdtemp(prefix="polyvec-speed-"))
+    out: list[str] = []
+    sections: dict[str, Callable[[], list[str]]] = {
+        "mmr": bench_mmr,
+        "rerank": lambda: bench_rerank(texts, queries[: args.rerank_queries], 32),
+        "bm25": lambda: bench_bm25(texts, queries, tmp),
+        "backends": lambda: bench_backends(texts, args.scale, min(args.queries, 100), tmp),
+    }
+    for name, fn in sections.items():
+        if name in args.skip:
+            continue
+        log(f"section {name}")
+        out += [*fn(), ""]
+        print("\n".join(out[-30:]), flush=True)
+    if args.out:
+        Path(args.out).mkdir(parents=True, exist_ok=True)
+        (Path(args.out) / "speed.md").write_text("\n".join(out) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
