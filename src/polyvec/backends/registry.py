@@ -51,6 +51,8 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "postgresql": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
     "postgres": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
     "chroma": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
+    "chromas": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
+    "chroma+https": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
     "chroma+local": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
     "chroma+memory": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
     "milvus": ("polyvec.backends.milvus.backend:MilvusBackend", "milvus"),
