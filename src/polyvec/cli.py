@@ -177,6 +177,7 @@ def _search(args: argparse.Namespace) -> int:
 
 def _info(args: argparse.Namespace) -> int:
     from polyvec.backends.registry import open_backend, resolve_url
+    from polyvec.safety.secrets import redact_url
 
     backend = open_backend(args.url)
     try:
@@ -191,7 +192,11 @@ def _info(args: argparse.Namespace) -> int:
             }
     finally:
         backend.close()
-    info = {"url": _redact(resolve_url(args.url)), "collections": collections, "capabilities": caps}
+    info = {
+        "url": redact_url(resolve_url(args.url)),
+        "collections": collections,
+        "capabilities": caps,
+    }
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
@@ -206,25 +211,6 @@ def _info(args: argparse.Namespace) -> int:
             shown = ", ".join(value) if isinstance(value, list) else value
             print(f"  {key:<17} {shown}")
     return 0
-
-
-def _redact(url: str) -> str:
-    """The URL without a password or API key."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        creds, host = netloc.rsplit("@", 1)
-        netloc = f"{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else netloc
-    query = "&".join(
-        f"{kv.split('=', 1)[0]}=***"
-        if kv.lower().startswith(("api_key", "password", "token"))
-        else kv
-        for kv in parts.query.split("&")
-        if kv
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

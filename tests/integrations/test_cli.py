@@ -105,7 +105,10 @@ def test_errors_are_reported_not_raised(store, capsys):
 
 
 def test_info_redacts_secrets(capsys):
-    from polyvec.cli import _redact
+    from polyvec.safety.secrets import redact_url
 
-    assert "s3cret" not in _redact("postgresql://user:s3cret@host/db")
-    assert "k3y" not in _redact("qdrant://host:6333?api_key=k3y&timeout=5")
+    assert "s3cret" not in redact_url("postgresql://user:s3cret@host/db")
+    assert "k3y" not in redact_url("qdrant://host:6333?api_key=k3y&timeout=5")
+    url = "qdrant+local:///tmp/nowhere?api_key=k3y"
+    assert main(["info", "--url", url, "--json"]) == 0
+    assert "k3y" not in capsys.readouterr().out
