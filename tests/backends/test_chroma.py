@@ -87,7 +87,7 @@ def test_collection_lifecycle(cb: ChromaBackend) -> None:
         cb.create_collection(_spec(name))  # idempotent
     assert cb.list_collections() == sorted(names)
     assert cb.get_spec("my docs") == _spec("my docs")
-    with pytest.raises(ConfigurationError, match="exists with dimension 3"):
+    with pytest.raises(ConfigurationError, match="exists with dimension=3"):
         cb.create_collection(_spec("docs", dim=4))
     cb.save_state("docs", {"n_docs": 0})
     assert cb.list_collections() == sorted(names)  # the state collection stays hidden

@@ -85,7 +85,7 @@ def test_collection_lifecycle(mb: MilvusBackend) -> None:
         mb.create_collection(_spec(name))
     assert mb.list_collections() == sorted(names)
     assert mb.get_spec("my-docs") == _spec("my-docs")
-    with pytest.raises(ConfigurationError, match="exists with dimension 3"):
+    with pytest.raises(ConfigurationError, match="exists with dimension=3"):
         mb.create_collection(_spec("docs", distance="l2"))
     mb.save_state("docs", {"n": 1})
     assert mb.list_collections() == sorted(names)

@@ -33,3 +33,21 @@ def test_import_loads_no_backend_and_no_framework():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_collection_spec_compatibility_is_checked_in_one_place():
+    import pytest
+
+    from polyvec.backends.base import CollectionSpec
+    from polyvec.errors import ConfigurationError
+
+    have = CollectionSpec("c", 3, "cosine", sparse=False)
+    have.require_compatible(CollectionSpec("c", 3, "cosine", sparse=False))
+    have.require_compatible(CollectionSpec("c", 3, "cosine", sparse=True), sparse=False)
+    for wanted, sparse in [
+        (CollectionSpec("c", 4, "cosine", sparse=False), False),
+        (CollectionSpec("c", 3, "dot", sparse=False), False),
+        (CollectionSpec("c", 3, "cosine", sparse=True), True),
+    ]:
+        with pytest.raises(ConfigurationError, match="exists with dimension=3"):
+            have.require_compatible(wanted, sparse=sparse)

@@ -107,6 +107,21 @@ class CollectionSpec:
                 f"distance must be 'cosine', 'dot' or 'l2', got {self.distance!r}"
             )
 
+    def require_compatible(self, requested: CollectionSpec, *, sparse: bool = True) -> None:
+        """Raise ``ConfigurationError`` unless a collection with this (existing) spec can
+        serve ``requested``: same dimension and distance, and sparse vectors when
+        ``requested`` wants them (``sparse=False`` for a backend that adds them later)."""
+        if (self.dimension, self.distance) == (requested.dimension, requested.distance) and not (
+            sparse and requested.sparse and not self.sparse
+        ):
+            return
+        raise ConfigurationError(
+            f"collection {self.name!r} exists with dimension={self.dimension}, "
+            f"distance={self.distance!r}, sparse={self.sparse}, not "
+            f"dimension={requested.dimension}, distance={requested.distance!r}, "
+            f"sparse={requested.sparse}: use another collection name, or drop this one first"
+        )
+
 
 class Backend(ABC):
     """Abstract base of all backends. Subclasses set ``capabilities`` and ``scheme``."""

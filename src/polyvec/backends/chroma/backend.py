@@ -231,12 +231,7 @@ class ChromaBackend(Backend):
         hnsw = layout.hnsw_options(spec)
         existing = self.get_spec(spec.name)
         if existing is not None:
-            if (existing.dimension, existing.distance) != (spec.dimension, spec.distance):
-                raise ConfigurationError(
-                    f"collection {spec.name!r} exists with dimension {existing.dimension} and "
-                    f"distance {existing.distance!r}, not {spec.dimension}/{spec.distance!r}: "
-                    "use another name, or drop it first"
-                )
+            existing.require_compatible(spec, sparse=False)
             return
         config = {"hnsw": {"space": _ENGINE_SPACE[spec.distance], **hnsw}}
         meta = {layout.SPEC_KEY: layout.spec_to_json(spec), layout.GEN_KEY: uuid.uuid4().hex}

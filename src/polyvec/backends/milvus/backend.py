@@ -286,12 +286,7 @@ class MilvusBackend(MilvusRows, Backend):
         options = layout.check_options(spec)
         existing = self.get_spec(spec.name)
         if existing is not None:
-            if (existing.dimension, existing.distance) != (spec.dimension, spec.distance):
-                raise ConfigurationError(
-                    f"collection {spec.name!r} exists with dimension {existing.dimension} and "
-                    f"distance {existing.distance!r}, not {spec.dimension}/{spec.distance!r}: "
-                    "use another name, or drop it first"
-                )
+            existing.require_compatible(spec, sparse=False)
             return
         schema = MilvusClient.create_schema(
             auto_id=False,

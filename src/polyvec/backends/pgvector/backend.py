@@ -236,13 +236,7 @@ class PgVectorBackend(Backend):
 
     def _reconcile(self, conn: Conn, existing: Layout, spec: CollectionSpec) -> Layout:
         have = existing.spec
-        if (have.dimension, have.distance) != (spec.dimension, spec.distance):
-            raise ConfigurationError(
-                f"collection {spec.name!r} exists with dimension={have.dimension}, "
-                f"distance={have.distance!r}, not dimension={spec.dimension}, "
-                f"distance={spec.distance!r}: use another name, or drop it first "
-                "(drop_collection) to rebuild it"
-            )
+        have.require_compatible(spec, sparse=False)  # a missing sparse column is added below
         if spec.sparse and not have.sparse:
             conn.execute(existing.add_sparse_column())
             upgraded = Layout.build(

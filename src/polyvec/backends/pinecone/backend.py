@@ -263,15 +263,7 @@ class PineconeBackend(Backend):
             self.calls.meta_upsert([(spec_id, {"#spec": body})], self._unit())
             self._specs[spec.name] = spec
             return
-        if (existing.dimension, existing.distance) != (spec.dimension, spec.distance) or (
-            spec.sparse and not existing.sparse
-        ):
-            raise ConfigurationError(
-                f"collection {spec.name!r} exists with dimension={existing.dimension}, "
-                f"distance={existing.distance!r}, sparse={existing.sparse}, not "
-                f"dimension={spec.dimension}, distance={spec.distance!r}, sparse={spec.sparse}: "
-                "use another collection name, or drop this one first"
-            )
+        existing.require_compatible(spec)
 
     def get_spec(self, name: str) -> CollectionSpec | None:
         if name in self._specs:

@@ -202,12 +202,7 @@ class WeaviateBackend(NativeSearch, Backend):
     def create_collection(self, spec: CollectionSpec) -> None:
         existing = self.get_spec(spec.name)
         if existing is not None:
-            if (existing.dimension, existing.distance) != (spec.dimension, spec.distance):
-                raise ConfigurationError(
-                    f"collection {spec.name!r} exists with dimension={existing.dimension}, "
-                    f"distance={existing.distance!r}, not dimension={spec.dimension}, "
-                    f"distance={spec.distance!r}: use another name, or drop it first"
-                )
+            existing.require_compatible(spec, sparse=False)
             return
         unknown = sorted(set(spec.options) - {"hnsw"})
         if unknown:
