@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
+from polyvec.embeddings import _check_output
 from polyvec.errors import ConfigurationError
 from polyvec.filters.ast import And, Filter
 from polyvec.filters.parse import FilterLike, parse_filter
-from polyvec.multiquery import CallableGenerator
+from polyvec.multiquery import CallableGenerator, QueryGenerator
 from polyvec.retriever import RetrieverConfig
 from polyvec.types import Document, Hit
 
 __all__ = [
     "CONFIG_FIELDS",
+    "ForeignEmbedder",
+    "as_query_generator",
     "check_k",
     "clean_llm_output",
     "combine_filters",
@@ -67,3 +72,70 @@ def input_order_hits(texts: Sequence[str]) -> list[Hit]:
     implies: its one-list RRF score ``1 / (60 + rank)``, kind ``"rrf"``.
     """
     return [Hit(Document(i, text), 1.0 / (61 + i), "rrf") for i, text in enumerate(texts)]
+
+
+class ForeignEmbedder:
+    """A framework's embedding model as a polyvec :class:`~polyvec.embeddings.Embedder`.
+
+    Subclasses say how to call the model (``_embed_texts``, ``_embed_query``); this base
+    keeps the Embedder protocol: ``dimension`` probed with one query embedding on first use
+    unless given, empty input, and the output checked (shape, NaN) like polyvec's own.
+    """
+
+    def __init__(self, name: str, dimension: int | None) -> None:
+        self._name = name
+        self._dimension = dimension
+
+    def _embed_texts(self, texts: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _embed_query(self, text: str) -> Any:
+        raise NotImplementedError
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def dimension(self) -> int:
+        if self._dimension is None:
+            self._dimension = len(self._embed_query("polyvec dimension probe"))
+        return self._dimension
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        raw = self._embed_texts(items)
+        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        items = list(texts)
+        if not items:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        raw = [self._embed_query(t) for t in items]
+        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self._name!r}, dimension={self._dimension})"
+
+
+def as_query_generator(
+    obj: Any, llm_type: type, wrap: Callable[[Any], QueryGenerator], llm_kind: str
+) -> QueryGenerator | None:
+    """``obj`` as a polyvec :class:`~polyvec.multiquery.QueryGenerator`: a framework model
+    (an instance of ``llm_type``, wrapped by ``wrap``), a callable ``fn(query, n)`` or a
+    generator already; ``None`` stays ``None``. The model check comes first: framework
+    LLMs have a ``generate()`` of their own."""
+    if obj is None:
+        return None
+    if isinstance(obj, llm_type):
+        return wrap(obj)
+    if isinstance(obj, QueryGenerator):
+        return obj
+    if callable(obj):
+        return CallableGenerator(obj)
+    raise TypeError(
+        f"multi_query takes {llm_kind}, a callable fn(query, n) or a polyvec "
+        f"QueryGenerator, got {type(obj).__name__}"
+    )

@@ -8,8 +8,6 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from polyvec.errors import MissingDependencyError
 
 try:
@@ -25,13 +23,15 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         "langchain-core", "langchain", "the LangChain integration"
     ) from exc
 
-from polyvec.embeddings import Embedder, _check_output
+from polyvec.embeddings import Embedder
 from polyvec.integrations._common import (
     DEFAULT_MULTI_QUERY_PROMPT,
+    ForeignEmbedder,
     clean_llm_output,
     input_order_hits,
 )
-from polyvec.multiquery import CallableGenerator, QueryGenerator
+from polyvec.integrations._common import as_query_generator as _as_query_generator
+from polyvec.multiquery import QueryGenerator
 from polyvec.types import Hit
 
 __all__ = [
@@ -44,7 +44,7 @@ __all__ = [
 
 
 # -- embeddings, both ways ----------------------------------------------------------------
-class LangChainEmbedder:
+class LangChainEmbedder(ForeignEmbedder):
     """A LangChain ``Embeddings`` as a polyvec :class:`~polyvec.embeddings.Embedder`.
 
     Bring your framework's embeddings to any polyvec collection::
@@ -67,38 +67,17 @@ class LangChainEmbedder:
             )
         self.embeddings = embeddings
         model = getattr(embeddings, "model", None) or getattr(embeddings, "model_name", None)
-        self._name = name or ":".join(
-            ["langchain", type(embeddings).__name__, *([str(model)] if model else [])]
+        super().__init__(
+            name
+            or ":".join(["langchain", type(embeddings).__name__, *([str(model)] if model else [])]),
+            dimension,
         )
-        self._dimension = dimension
 
-    @property
-    def name(self) -> str:
-        return self._name
+    def _embed_texts(self, texts: list[str]) -> Any:
+        return self.embeddings.embed_documents(texts)
 
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            probe = self.embeddings.embed_query("polyvec dimension probe")
-            self._dimension = len(probe)
-        return self._dimension
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        items = list(texts)
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        raw = self.embeddings.embed_documents(items)
-        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        items = list(texts)
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        raw = [self.embeddings.embed_query(t) for t in items]
-        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
-
-    def __repr__(self) -> str:
-        return f"LangChainEmbedder(name={self._name!r}, dimension={self._dimension})"
+    def _embed_query(self, text: str) -> Any:
+        return self.embeddings.embed_query(text)
 
 
 class PolyvecEmbeddings(Embeddings):
@@ -169,18 +148,7 @@ class LangChainQueryGenerator:
 def as_query_generator(obj: Any) -> QueryGenerator | None:
     """A LangChain model, a callable ``fn(query, n)`` or a polyvec generator, as a polyvec
     :class:`~polyvec.multiquery.QueryGenerator` (``None`` stays ``None``)."""
-    if obj is None:
-        return None
-    if isinstance(obj, Runnable):  # before `generate`: LLMs have a generate() of their own
-        return LangChainQueryGenerator(obj)
-    if isinstance(obj, QueryGenerator):
-        return obj
-    if callable(obj):
-        return CallableGenerator(obj)
-    raise TypeError(
-        f"multi_query takes a LangChain chat model/LLM, a callable fn(query, n) or a polyvec "
-        f"QueryGenerator, got {type(obj).__name__}"
-    )
+    return _as_query_generator(obj, Runnable, LangChainQueryGenerator, "a LangChain chat model/LLM")
 
 
 # -- rerank as a document compressor ------------------------------------------------------

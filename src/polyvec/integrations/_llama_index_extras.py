@@ -5,10 +5,7 @@ and the cross-encoder rerank node postprocessor. Import them from
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from polyvec.errors import MissingDependencyError
 
@@ -24,13 +21,15 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
         "llama-index-core", "llamaindex", "the LlamaIndex integration"
     ) from exc
 
-from polyvec.embeddings import Embedder, _check_output
+from polyvec.embeddings import Embedder
 from polyvec.integrations._common import (
     DEFAULT_MULTI_QUERY_PROMPT,
+    ForeignEmbedder,
     clean_llm_output,
     input_order_hits,
 )
-from polyvec.multiquery import CallableGenerator, QueryGenerator
+from polyvec.integrations._common import as_query_generator as _as_query_generator
+from polyvec.multiquery import QueryGenerator
 
 __all__ = [
     "LlamaIndexEmbedder",
@@ -41,7 +40,7 @@ __all__ = [
 ]
 
 
-class LlamaIndexEmbedder:
+class LlamaIndexEmbedder(ForeignEmbedder):
     """A LlamaIndex ``BaseEmbedding`` as a polyvec :class:`~polyvec.embeddings.Embedder`.
 
     Bring your LlamaIndex embed model to a polyvec collection::
@@ -61,35 +60,16 @@ class LlamaIndexEmbedder:
                 f"{type(embed_model).__name__}"
             )
         self.embed_model = embed_model
-        self._name = name or f"llama_index:{type(embed_model).__name__}:{embed_model.model_name}"
-        self._dimension = dimension
+        super().__init__(
+            name or f"llama_index:{type(embed_model).__name__}:{embed_model.model_name}",
+            dimension,
+        )
 
-    @property
-    def name(self) -> str:
-        return self._name
+    def _embed_texts(self, texts: list[str]) -> Any:
+        return self.embed_model.get_text_embedding_batch(texts)
 
-    @property
-    def dimension(self) -> int:
-        if self._dimension is None:
-            self._dimension = len(self.embed_model.get_query_embedding("polyvec dimension probe"))
-        return self._dimension
-
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        items = list(texts)
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        raw = self.embed_model.get_text_embedding_batch(items)
-        return _check_output(raw, len(items), self.dimension, f"embed model {self.name!r}")
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        items = list(texts)
-        if not items:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        raw = [self.embed_model.get_query_embedding(t) for t in items]
-        return _check_output(raw, len(items), self.dimension, f"embed model {self.name!r}")
-
-    def __repr__(self) -> str:
-        return f"LlamaIndexEmbedder(name={self._name!r}, dimension={self._dimension})"
+    def _embed_query(self, text: str) -> Any:
+        return self.embed_model.get_query_embedding(text)
 
 
 class PolyvecEmbedding(BaseEmbedding):
@@ -166,18 +146,7 @@ class LlamaIndexQueryGenerator:
 def as_query_generator(obj: Any) -> QueryGenerator | None:
     """A LlamaIndex LLM, a callable ``fn(query, n)`` or a polyvec generator, as a polyvec
     :class:`~polyvec.multiquery.QueryGenerator` (``None`` stays ``None``)."""
-    if obj is None:
-        return None
-    if isinstance(obj, LLM):
-        return LlamaIndexQueryGenerator(obj)
-    if isinstance(obj, QueryGenerator):
-        return obj
-    if callable(obj):
-        return CallableGenerator(obj)
-    raise TypeError(
-        f"multi_query takes a LlamaIndex LLM, a callable fn(query, n) or a polyvec "
-        f"QueryGenerator, got {type(obj).__name__}"
-    )
+    return _as_query_generator(obj, LLM, LlamaIndexQueryGenerator, "a LlamaIndex LLM")
 
 
 class PolyvecRerankPostprocessor(BaseNodePostprocessor):
