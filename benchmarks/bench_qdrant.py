@@ -10,7 +10,7 @@
 All run on qdrant-client's local mode (``:memory:``; no Qdrant server can run here).
 Text: real man-page and docstring passages (``benchmarks/corpus.py``).
 
-    python benchmarks/bench_qdrant.py --n 10000 --queries 200
+    python -m benchmarks.bench_qdrant --n 10000 --queries 200
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--k", type=int, default=10)
+    ap.add_argument("--round", type=int, default=2000, help="documents per add() call")
     args = ap.parse_args()
 
     texts = passages(args.n)
@@ -95,27 +96,27 @@ def main() -> None:
 
     docs = [Document(i, t, {"n": i}) for i, t in enumerate(texts)]
     coll = Collection(open_backend("qdrant+memory://"), "bench", embedder=embedder)
-    t_pv = _timed(lambda: coll.add(docs, progress=False))
-
     lc_emb, lc_sparse = _lc_adapters(model, bm25, stats)
-    lc_client = QdrantClient(":memory:")
-    lc_store: Any = None
-
-    def lc_ingest() -> None:
-        nonlocal lc_store
-        lc_store = QdrantVectorStore.from_texts(
-            list(texts),
-            lc_emb,
-            metadatas=[{"n": i} for i in range(len(texts))],
-            sparse_embedding=lc_sparse,
-            retrieval_mode=RetrievalMode.HYBRID,
-            location=":memory:",
-            collection_name="bench_lc",
+    lc_store = QdrantVectorStore.construct_instance(
+        lc_emb,
+        retrieval_mode=RetrievalMode.HYBRID,
+        sparse_embedding=lc_sparse,
+        client_options={"location": ":memory:"},
+        collection_name="bench_lc",
+    )
+    # Ingest in rounds, alternating the two, so that load from other processes on a
+    # shared machine hits both alike; each round is one add() call of `--round` docs.
+    t_pv = t_lc = 0.0
+    for start in range(0, len(docs), args.round):
+        part = docs[start : start + args.round]
+        gc.collect()
+        t_pv += _timed(lambda part=part: coll.add(part, progress=False))
+        gc.collect()
+        t_lc += _timed(
+            lambda part=part: lc_store.add_texts(
+                [d.text for d in part], metadatas=[dict(d.metadata) for d in part]
+            )
         )
-
-    gc.collect()
-    t_lc = _timed(lc_ingest)
-    del lc_client
 
     # -- raw qdrant-client: the same collection layout, written by hand -----------------
     raw = QdrantClient(":memory:")
