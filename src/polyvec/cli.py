@@ -9,7 +9,12 @@
     polyvec eval datasets/manpages --config bm25 --config dense --config hybrid
 
 Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded store in
-``./.polyvec``) and ``--collection``.
+``./.polyvec``) and ``--collection``. ``ingest`` and ``search`` also take ``--read-only``
+(refuse every write) and ``--encrypt FIELD`` (repeatable: metadata fields stored
+Fernet-encrypted; the key from ``$POLYVEC_ENCRYPTION_KEY`` or ``--key-file``)::
+
+    polyvec search "compress a file" --read-only
+    POLYVEC_ENCRYPTION_KEY=... polyvec ingest notes/ --encrypt source
 """
 
 from __future__ import annotations
@@ -36,6 +41,43 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--collection", default="documents", help="collection name")
 
 
+def _safety(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--read-only", action="store_true", help="refuse every write (ReadOnlyError)")
+    p.add_argument(
+        "--encrypt",
+        action="append",
+        default=[],
+        metavar="FIELD",
+        help="metadata field stored encrypted (repeatable; a.b for nested fields)",
+    )
+    p.add_argument(
+        "--key-file",
+        default=None,
+        help="file with the Fernet key(s), one per line, newest first "
+        "(default: $POLYVEC_ENCRYPTION_KEY)",
+    )
+
+
+def _open_collection(args: argparse.Namespace, *, create: bool) -> Any:
+    """The collection, through the safety layers ``--read-only`` / ``--encrypt`` ask for."""
+    from polyvec.backends.registry import open_backend
+    from polyvec.collection import Collection
+    from polyvec.safety import guard
+
+    keys = None
+    if args.encrypt:
+        from polyvec.safety.encryption import load_keys
+
+        keys = load_keys(args.key_file)  # before connecting: a missing key fails fast
+    backend = open_backend(args.url)
+    try:
+        guarded = guard(backend, read_only=args.read_only, encrypt_fields=args.encrypt, key=keys)
+        return Collection(guarded, args.collection, create=create)
+    except BaseException:
+        backend.close()
+        raise
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="polyvec", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -50,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--chunk-overlap", type=int, default=30, help="words shared by chunks")
     ing.add_argument("--batch-size", type=int, default=256)
     ing.add_argument("--no-progress", action="store_true")
+    _safety(ing)
 
     se = sub.add_parser("search", help="search a collection")
     _common(se)
@@ -70,6 +113,7 @@ def _parser() -> argparse.ArgumentParser:
         help="rerank with a cross-encoder (model name or path)",
     )
     se.add_argument("--json", action="store_true", help="machine-readable hits")
+    _safety(se)
 
     inf = sub.add_parser("info", help="collections, counts and what the backend does natively")
     _common(inf)
@@ -84,11 +128,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def _ingest(args: argparse.Namespace) -> int:
     from polyvec.chunking import chunk_document
-    from polyvec.collection import connect
+    from polyvec.errors import ReadOnlyError
     from polyvec.loaders import iter_sources
     from polyvec.types import Document
 
-    coll = connect(args.url, collection=args.collection)
+    if args.read_only:  # refused before a file is read or a chunk embedded
+        raise ReadOnlyError("ingest documents", f"collection {args.collection!r}")
+    coll = _open_collection(args, create=True)
     started = time.perf_counter()
     docs: list[Document] = []
     n_files = 0
@@ -137,7 +183,6 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 
 def _search(args: argparse.Namespace) -> int:
-    from polyvec.collection import connect
     from polyvec.filters import parse_filter
     from polyvec.fusion import DBSF, RRF, Convex, Fusion
     from polyvec.retriever import MMRConfig, RetrieverConfig
@@ -161,7 +206,7 @@ def _search(args: argparse.Namespace) -> int:
         reranker=reranker,
     )
     filt = parse_filter(json.loads(args.filter)) if args.filter else None  # fail before connecting
-    with connect(args.url, collection=args.collection, create=False) as coll:
+    with _open_collection(args, create=False) as coll:
         hits = coll.retriever(config).search(args.query, filter=filt)
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, default=str))

@@ -215,3 +215,60 @@ def test_ingest_survives_chroma_server_killed_and_restarted(tmp_path):
     finally:
         backend.close()
         server.stop()
+
+
+@pytest.mark.pgvector
+@pytest.mark.slow
+def test_ingest_survives_postgres_crashed_and_restarted():
+    """Crash PostgreSQL (``pg_ctl -m immediate``: every backend killed, no checkpoint)
+    mid-ingest and start it again on the same data: the ingest under RetryingBackend
+    finishes and the table equals the input exactly (count, ids, content checksum)."""
+    pytest.importorskip("pgserver")
+    from polyvec.backends.pgvector import PgVectorBackend
+    from polyvec.transfer.verify import compare
+    from tests.engines.pgvector import start_server
+
+    server = start_server()
+    policy = RetryPolicy(attempts=40, base_delay=0.05, max_delay=1.0, deadline=120)
+    backend = RetryingBackend(
+        # no retries inside the backend, a short pool wait: RetryingBackend does the work
+        PgVectorBackend(server.uri, schema="restart", pool_max=2, pool_timeout=0.5,
+                        connect_timeout=2, write_retries=0),
+        policy,
+    )  # fmt: skip
+    try:
+        backend.create_collection(CollectionSpec("kb", 16))
+        batches = [_docs(i * 50, 50) for i in range(30)]
+        acked: list[int] = []
+        errors: list[BaseException] = []
+
+        def ingest() -> None:
+            try:
+                for number, batch in enumerate(batches):
+                    backend.upsert("kb", batch)
+                    acked.append(number)
+            except BaseException as exc:
+                errors.append(exc)
+
+        worker = threading.Thread(target=ingest)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while len(acked) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert 5 <= len(acked) < len(batches), "the crash must come mid-ingest"
+        server.crash()
+        time.sleep(2.0)  # down for longer than the pool waits: writes fail and are retried
+        server.restart()
+        worker.join(timeout=180)
+        assert not worker.is_alive() and not errors, errors
+        assert backend.retries > 0
+        report = compare(batches, backend, "kb", cosine=True, tolerance=0.0)
+        assert report.ok, report.problems
+        assert report.destination_count == report.source.count == 1500
+        assert report.source.content == report.destination.content  # checksum
+        assert report.dense_identical  # pgvector keeps float32 bit for bit
+        ids = [doc_key(d.id) for page in backend.scroll("kb", batch_size=300) for d in page]
+        assert len(ids) == len(set(ids)) == 1500
+    finally:
+        backend.close()
+        server.stop()

@@ -17,8 +17,10 @@ Nested fields are written ``a.b``. Several keys (newest first) allow key rotatio
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,12 +33,44 @@ from polyvec.safety.secrets import Secret
 from polyvec.safety.wrapper import BackendWrapper
 from polyvec.types import DocId, Document, Hit, SparseVector
 
-__all__ = ["PREFIX", "EncryptedBackend"]
+__all__ = ["KEY_ENV", "PREFIX", "EncryptedBackend", "load_keys"]
 
 PREFIX = "pvfernet1:"
 """Marks an encrypted value in the database (so a plain value is never 'decrypted')."""
 
 KeyLike = bytes | str | Secret
+
+KEY_ENV = "POLYVEC_ENCRYPTION_KEY"
+"""Environment variable holding the Fernet key(s) (comma-separated, newest first)."""
+
+
+def load_keys(key_file: str | os.PathLike[str] | None = None, env: str = KEY_ENV) -> list[Secret]:
+    """The Fernet keys, newest first, as :class:`Secret` values (never shown): one per
+    line of ``key_file`` when given (``#`` comments allowed), else from ``$env``
+    (comma-separated). ``ConfigurationError`` says where to put them when there are none::
+
+        backend = EncryptedBackend(inner, ["email"], load_keys("/run/secrets/polyvec.key"))
+    """
+    if key_file is not None:
+        try:
+            text = Path(key_file).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot read the key file {os.fspath(key_file)!r} ({exc.strerror}): pass a "
+                "file holding one Fernet key per line"
+            ) from None
+        found = [line.strip() for line in text.splitlines()]
+        keys = [k for k in found if k and not k.startswith("#")]
+        where = f"the key file {os.fspath(key_file)!r}"
+    else:
+        keys = [k.strip() for k in os.environ.get(env, "").split(",") if k.strip()]
+        where = f"${env}"
+    if not keys:
+        raise ConfigurationError(
+            f"encrypting fields needs a Fernet key and {where} holds none: export {env}=... "
+            "or pass --key-file (make a key with cryptography.fernet.Fernet.generate_key())"
+        )
+    return [Secret(k) for k in keys]
 
 
 def _fernet(keys: KeyLike | Sequence[KeyLike]) -> Any:

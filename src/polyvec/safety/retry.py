@@ -7,7 +7,8 @@
   connection errors (SQLSTATE ``08…``), admin shutdown / starting up (``57P…``),
   serialization failures and deadlocks (``40001``, ``40P01``), too many connections
   (``53300``), and ``BackendUnavailableError``;
-* **not retryable**: everything else — programming errors (``AttributeError``,
+* **not retryable**: TLS certificate failures (untrusted CA, wrong host name);
+  everything else — programming errors (``AttributeError``,
   ``TypeError`` …, even when raised while handling a network error), bad requests (400/404/409/422), authentication
   (401/403, SQLSTATE ``28…``), polyvec's own input, filter, configuration, read-only and
   not-found errors. Retrying those only delays the real answer.
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -76,7 +78,8 @@ _BUGS = frozenset({AttributeError, TypeError, NameError, KeyError, IndexError, A
                    NotImplementedError, ValueError, UnboundLocalError})  # fmt: skip
 """Programming errors: never retried, even when raised while handling a network error."""
 _AUTH_WORDS = ("authentication", "password", "permission denied", "unauthorized", "forbidden",
-               "role ", "no pg_hba.conf")  # fmt: skip
+               "role ", "no pg_hba.conf",
+               "certificate", "does not support ssl")  # TLS set-up: no retry fixes it  # fmt: skip
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -118,7 +121,8 @@ def _verdict(exc: BaseException) -> bool | None:
     if isinstance(name, str) and name in _GRPC_RETRYABLE:
         return True
     kind = type(exc)
-    if kind.__name__ == "OperationalError" and kind.__module__.startswith("psycopg"):
+    if any(k.__name__ == "OperationalError" and k.__module__.startswith("psycopg")
+           for k in kind.__mro__):  # psycopg's, and psycopg_pool.PoolTimeout  # fmt: skip
         text = str(exc).lower()
         return not any(word in text for word in _AUTH_WORDS)
     if isinstance(exc, (ConnectionError, TimeoutError, BackendUnavailableError)):
@@ -130,6 +134,8 @@ def _verdict(exc: BaseException) -> bool | None:
 
 def is_retryable(exc: BaseException) -> bool:
     """Whether retrying the call that raised ``exc`` can succeed (see the module doc)."""
+    if any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(exc)):
+        return False  # an untrusted or mismatched certificate stays so: fix the TLS settings
     for link in _chain(exc):
         verdict = _verdict(link)
         if verdict is not None:

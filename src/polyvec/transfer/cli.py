@@ -4,8 +4,10 @@
 
     polyvec migrate qdrant+local://./old postgresql://app@db/rag --collection docs
     polyvec export --url qdrant+local://./old --collection docs backup.jsonl.gz
+    polyvec export --url qdrant+local://./old --collection docs backup.parquet
     polyvec import backup.jsonl.gz --url chroma://127.0.0.1:8000 --collection docs
     polyvec verify qdrant+local://./old postgresql://app@db/rag --collection docs
+    polyvec snapshot create --url qdrants://db:6333 --collection docs docs.snapshot
 
 Every backend call is retried on transient errors (``--retries``). No password or API
 key from a URL (or ``$POLYVEC_URL``) is ever printed: URLs are shown redacted and
@@ -56,9 +58,15 @@ def register(
     ver.add_argument("--batch-size", type=int, default=256)
     ver.set_defaults(handler=_safe(_verify))
 
-    exp = subparsers.add_parser("export", help="write a collection to JSONL with its vectors")
+    exp = subparsers.add_parser("export", help="write a collection to JSONL or Parquet")
     add_common_options(exp)
-    exp.add_argument("output", help="file (.jsonl, .jsonl.gz) or - for stdout")
+    exp.add_argument("output", help="file (.jsonl, .jsonl.gz, .parquet) or - for stdout (JSONL)")
+    exp.add_argument(
+        "--format",
+        choices=["jsonl", "parquet"],
+        default=None,
+        help="file format (default: from the name; .parquet → parquet, else jsonl)",
+    )
     exp.add_argument("--batch-size", type=int, default=256)
     exp.add_argument("--no-progress", action="store_true")
     _shared(exp)
@@ -66,12 +74,21 @@ def register(
 
     imp = subparsers.add_parser("import", help="load a `polyvec export` file, verified")
     add_common_options(imp)
-    imp.add_argument("input", help="a file written by `polyvec export`")
+    imp.add_argument("input", help="a file written by `polyvec export` (JSONL or Parquet)")
     imp.add_argument("--batch-size", type=int, default=256)
     imp.add_argument("--no-verify", action="store_true")
     imp.add_argument("--no-progress", action="store_true")
     _shared(imp)
     imp.set_defaults(handler=_safe(_import), collection=None)
+
+    snap = subparsers.add_parser(
+        "snapshot", help="the engine's native snapshot of a collection (Qdrant server only)"
+    )
+    add_common_options(snap)
+    snap.add_argument("action", choices=["create", "restore"])
+    snap.add_argument("file", help="snapshot file to write (create) or read (restore)")
+    _shared(snap)
+    snap.set_defaults(handler=_safe(_snapshot))
 
 
 def _pair(p: argparse.ArgumentParser) -> None:
@@ -208,8 +225,9 @@ def _export(args: argparse.Namespace) -> int:
     progress = not args.no_progress and args.output != "-"
     with _backend(args.url, _policy(args)) as backend:
         report = export_collection(
-            backend, args.collection, args.output, batch_size=args.batch_size, progress=progress
-        )
+            backend, args.collection, args.output, batch_size=args.batch_size, progress=progress,
+            format=args.format,
+        )  # fmt: skip
     if args.output != "-":
         _emit(args, report.as_dict(), [
             f"exported {report.digest.count} documents of {args.collection!r} to "
@@ -230,4 +248,19 @@ def _import(args: argparse.Namespace) -> int:
     _emit(args, report.as_dict(), [
         f"imported {report.count} documents into {report.collection!r}{verified}"
     ])  # fmt: skip
+    return 0
+
+
+def _snapshot(args: argparse.Namespace) -> int:
+    from polyvec.transfer.snapshot import create_snapshot, restore_snapshot
+
+    with _backend(args.url, _policy(args)) as backend:
+        if args.action == "create":
+            name = create_snapshot(backend, args.collection, args.file)
+            line = f"snapshot {name!r} of {args.collection!r} written to {args.file}"
+        else:
+            restore_snapshot(backend, args.collection, args.file)
+            name, line = "", f"restored {args.collection!r} from the snapshot {args.file}"
+    _emit(args, {"action": args.action, "collection": args.collection, "file": args.file,
+                 "snapshot": name}, [line])  # fmt: skip
     return 0

@@ -13,6 +13,9 @@ truncated or edited file before it writes anything. Usage::
 
     export_collection(backend, "docs", "backup.jsonl.gz")
     import_collection(other_backend, "backup.jsonl.gz", collection="docs_restored")
+
+The same functions write and read Parquet (``format="parquet"``, or a name ending in
+``.parquet``; see :mod:`polyvec.transfer.parquet`): same content, same checks.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from polyvec.types import Document
 
 __all__ = [
     "FORMAT",
+    "FORMATS",
     "ExportReport",
     "ImportReport",
     "check_file",
@@ -46,6 +50,7 @@ __all__ = [
 ]
 
 FORMAT = "polyvec-jsonl/1"
+FORMATS = ("jsonl", "parquet")
 PathLike = str | os.PathLike[str]
 
 
@@ -102,6 +107,15 @@ def _open(path: PathLike, mode: str) -> Iterator[IO[str]]:
         yield plain
 
 
+def _format_of(name: str, format: str | None) -> str:
+    chosen = format or ("parquet" if name.endswith((".parquet", ".pq")) else "jsonl")
+    if chosen not in FORMATS:
+        raise InputError(f"unknown export format {chosen!r}: use one of {', '.join(FORMATS)}")
+    if chosen == "parquet" and name == "-":
+        raise InputError("Parquet is written to a file, not stdout: name the output file")
+    return chosen
+
+
 def export_collection(
     backend: Backend,
     collection: str,
@@ -109,16 +123,19 @@ def export_collection(
     *,
     batch_size: int = 256,
     progress: bool = False,
+    format: str | None = None,
 ) -> ExportReport:
     """Write ``collection`` (documents, vectors, state) to ``path`` (``-``: stdout).
 
-    The file is written beside its final name and renamed when complete, so a crash
-    never leaves a file that looks finished."""
+    ``format``: ``"jsonl"`` or ``"parquet"`` (default: from the name, ``.parquet`` →
+    Parquet, else JSONL). The file is written beside its final name and renamed when
+    complete, so a crash never leaves a file that looks finished."""
     started = time.perf_counter()
     spec = backend.get_spec(collection)
     if spec is None:
         raise CollectionNotFoundError(collection, backend.capabilities.backend)
     name = os.fspath(path)
+    kind = _format_of(name, format)
     partial = name if name == "-" else f"{name}.partial{'.gz' if name.endswith('.gz') else ''}"
     digest = Digest()
     header = {
@@ -135,9 +152,17 @@ def export_collection(
     }
     bar = tqdm(total=backend.count(collection), unit="doc", desc=f"export {collection}",
                disable=not progress)  # fmt: skip
+    pages = backend.scroll(collection, batch_size=batch_size, with_vectors=True)
+    if kind == "parquet":
+        from polyvec.transfer.parquet import write_parquet
+
+        with bar:
+            digest = write_parquet(partial, header, pages, on_batch=bar.update)
+        os.replace(partial, name)
+        return ExportReport(collection, name, digest, time.perf_counter() - started)
     with bar, _open(partial, "w") as out:
         out.write(json.dumps(header, ensure_ascii=False) + "\n")
-        for batch in backend.scroll(collection, batch_size=batch_size, with_vectors=True):
+        for batch in pages:
             digest.update(batch)
             buf = io.StringIO()
             for doc in batch:
@@ -153,6 +178,10 @@ def export_collection(
 def _read(path: PathLike, batch_size: int) -> tuple[dict[str, Any], Iterator[list[Document]]]:
     """The header, and the documents in batches (the trailer is checked at the end)."""
     name = os.fspath(path)
+    from polyvec.transfer.parquet import is_parquet, read_parquet
+
+    if name != "-" and is_parquet(name):
+        return read_parquet(name, batch_size)
     with _open(path, "r") as stream:
         first = stream.readline()
     header = _json(first, name, 1)

@@ -14,7 +14,8 @@ URLs (``from_url``; ``polyvec.connect`` takes the same):
                                     for HTTPS
 ==================================  ===================================================
 
-Query parameters: ``tenant``, ``database``, ``ssl``, ``token`` (sent as
+Query parameters: ``tenant``, ``database``, ``ssl``, ``verify`` (TLS: ``true``,
+``false`` or a CA certificate file), ``token`` (sent as
 ``Authorization: Bearer``; else ``CHROMA_TOKEN``; never shown in ``repr`` or errors),
 ``prefix`` (prepended to every collection name), ``batch_size``. Embeddings are always
 passed explicitly (no embedding function), so Chroma never downloads a model.
@@ -38,7 +39,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from polyvec.backends.base import ALL_FILTER_OPERATORS, Backend, Capabilities, CollectionSpec
+from polyvec.backends.base import (
+    ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
+    Backend,
+    Capabilities,
+    CollectionSpec,
+)
 from polyvec.backends.chroma import layout
 from polyvec.backends.chroma.cache import SparseCache
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
@@ -59,7 +66,7 @@ from polyvec.types import DocId, Document, Hit, SparseVector
 
 try:
     import chromadb
-    from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT
+    from chromadb.config import DEFAULT_DATABASE, DEFAULT_TENANT, Settings
     from chromadb.errors import NotFoundError
 except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise MissingDependencyError("chromadb", "chroma", "the Chroma backend") from exc
@@ -87,7 +94,8 @@ class ChromaBackend(Backend):
         native_idf=False,
         hybrid_fusions=frozenset(),
         mmr=False,
-        filter_operators=ALL_FILTER_OPERATORS,
+        filter_operators=ALL_FILTER_OPERATORS - {"text_match"},
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
@@ -110,6 +118,7 @@ class ChromaBackend(Backend):
         host: str | None = None,
         port: int = 8000,
         ssl: bool = False,
+        verify: bool | str | None = None,
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
         tenant: str | None = None,
@@ -143,6 +152,8 @@ class ChromaBackend(Backend):
                     headers=head or None,
                     tenant=tenant,
                     database=database,
+                    # TLS verification: True/False, or the CA file of a private CA
+                    settings=None if verify is None else Settings(chroma_server_ssl_verify=verify),
                 )
             elif path is not None:
                 self.display_url = f"chroma+local://{path}"

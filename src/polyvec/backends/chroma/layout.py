@@ -68,7 +68,7 @@ _HNSW_KEYS = frozenset(
 
 
 _BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
-_PARAMS = ("tenant", "database", "ssl", "token", "prefix", "batch_size")
+_PARAMS = ("tenant", "database", "ssl", "verify", "token", "prefix", "batch_size")
 
 
 # -- URLs -------------------------------------------------------------------------------
@@ -92,6 +92,17 @@ def parse_url(url: str) -> dict[str, Any]:
             if value.lower() not in _BOOL:
                 raise ConfigurationError("URL parameter ssl must be true or false")
             opts[key] = _BOOL[value.lower()]
+        elif key == "verify":  # TLS: true, false, or a CA certificate file
+            if value.lower() in _BOOL:
+                opts[key] = _BOOL[value.lower()]
+            elif os.path.isfile(os.path.expanduser(value)):
+                opts[key] = os.path.expanduser(value)
+            else:
+                raise ConfigurationError(
+                    f"URL parameter verify={value!r} is neither true/false nor a CA "
+                    "certificate file: pass the PEM file of the CA that signed the server's "
+                    "certificate"
+                )
         elif key == "batch_size":
             try:
                 opts[key] = int(value)

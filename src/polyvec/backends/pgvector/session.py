@@ -38,6 +38,9 @@ from polyvec.errors import (
 )
 from polyvec.types import DocId
 
+_TLS_FAILURES = ("certificate", "does not support ssl")
+"""Words of libpq's TLS failures: an untrusted or mismatched certificate, no TLS."""
+
 __all__ = ["Conn", "Session"]
 
 T = TypeVar("T")
@@ -98,8 +101,16 @@ class Session:
             ) from None
         return kwargs
 
-    def unavailable(self, exc: BaseException) -> BackendUnavailableError:
+    def unavailable(self, exc: BaseException) -> BackendUnavailableError | ConfigurationError:
+        """The error to raise for a failed connection: ``ConfigurationError`` when TLS
+        refused the server (retrying cannot help), else ``BackendUnavailableError``."""
         detail = scrub(str(exc).strip() or type(exc).__name__, self._conninfo)
+        if any(word in detail.lower() for word in _TLS_FAILURES):
+            return ConfigurationError(
+                f"the TLS set-up with PostgreSQL at {self.url} failed: {detail} — check "
+                "sslmode, sslrootcert (the CA that signed the server's certificate) and that "
+                "the host name in the URL is one the certificate names"
+            )
         return BackendUnavailableError(
             f"cannot reach PostgreSQL at {self.url}: {detail} — check that the server is "
             "running and that host, port, user, password and database in the URL are right"
@@ -221,11 +232,10 @@ class Session:
                 with pool.connection() as conn:
                     return work(conn)
             except PoolTimeout as exc:
-                if write:
-                    raise WriteError(
-                        f"{write} failed: {self.unavailable(exc)}", failed=ids
-                    ) from None
-                raise self.unavailable(exc) from None
+                down = self.unavailable(exc)
+                if write:  # caused by the (scrubbed) unavailability: callers may retry it
+                    raise WriteError(f"{write} failed: {down}", failed=ids) from down
+                raise down from None
             except psycopg.errors.UndefinedTable:
                 if collection is None:
                     raise
@@ -250,7 +260,7 @@ class Session:
                 f"({scrub(str(last).strip(), self._conninfo)}); each attempt was one "
                 "transaction, so the call is stored entirely or not at all",
                 failed=ids,
-            ) from None
+            ) from self.unavailable(last)
         raise self.unavailable(last) from None
 
     def fetch(

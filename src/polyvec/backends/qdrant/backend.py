@@ -16,7 +16,8 @@ URLs (``from_url``; ``polyvec.connect`` takes the same):
 =================================  ======================================================
 
 Query parameters: ``api_key`` (else ``QDRANT_API_KEY``; ``qdrant://:KEY@host`` works
-too), ``https``, ``prefer_grpc``, ``port``, ``grpc_port``, ``prefix``, ``timeout``,
+too), ``https``, ``verify`` (TLS: ``true``, ``false``, or the path of a CA certificate
+file for a private CA; REST only), ``prefer_grpc``, ``port``, ``grpc_port``, ``prefix``, ``timeout``,
 ``batch_size``, ``progress``, ``vector_name``, ``sparse_vector_name``. The API key never
 appears in ``repr`` or in error messages. Needs Qdrant server 1.16 or later (collection
 metadata, ``RrfQuery`` with ``k``).
@@ -26,11 +27,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+import ssl
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from polyvec.backends.base import ALL_FILTER_OPERATORS, Capabilities, CollectionSpec
+from polyvec.backends.base import (
+    ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
+    Capabilities,
+    CollectionSpec,
+)
 from polyvec.backends.qdrant._shared import (
     Layout,
     NativeFusion,
@@ -69,11 +76,27 @@ _BOOL_PARAMS = ("https", "prefer_grpc", "progress")
 _STR_PARAMS = ("api_key", "prefix", "vector_name", "sparse_vector_name")
 
 
+def _verify(value: str) -> bool | ssl.SSLContext:
+    """``verify=``: true/false, or a CA certificate file (an SSL context trusting it)."""
+    if value.lower() in _BOOL:
+        return _BOOL[value.lower()]
+    try:
+        return ssl.create_default_context(cafile=os.path.expanduser(value))
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigurationError(
+            f"URL parameter verify={value!r} is neither true/false nor a readable CA "
+            f"certificate file ({exc}): pass the PEM file of the CA that signed the server's "
+            "certificate"
+        ) from None
+
+
 def _query_options(query: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in parse_qsl(query, keep_blank_values=True):
         key = key.replace("-", "_")
-        if key in _INT_PARAMS:
+        if key == "verify":
+            out[key] = _verify(value)
+        elif key in _INT_PARAMS:
             try:
                 out[key] = int(value)
             except ValueError:
@@ -85,7 +108,7 @@ def _query_options(query: str) -> dict[str, Any]:
         elif key in _STR_PARAMS:
             out[key] = value
         else:
-            known = ", ".join((*_INT_PARAMS, *_BOOL_PARAMS, *_STR_PARAMS))
+            known = ", ".join((*_INT_PARAMS, *_BOOL_PARAMS, *_STR_PARAMS, "verify"))
             raise ConfigurationError(f"unknown URL parameter {key!r} for Qdrant; known: {known}")
     return out
 
@@ -158,6 +181,7 @@ class QdrantBackend(QdrantBase):
         hybrid_fusions=frozenset({"rrf", "dbsf"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
@@ -286,6 +310,65 @@ class QdrantBackend(QdrantBase):
             self._closed = True
             with contextlib.suppress(Exception):
                 self.client.close()
+
+    # -- native snapshots (server only; see polyvec.transfer.snapshot) -----------------
+    def supports_snapshots(self) -> bool:
+        """Native snapshots need a Qdrant server (local mode has none)."""
+        return not self._local
+
+    def _rest(self) -> tuple[str, dict[str, Any], Any]:
+        """The server's REST base URL, headers (API key) and TLS verification setting."""
+        remote: Any = self.client._client
+        args = dict(getattr(remote, "_rest_args", {}))
+        return (
+            str(remote.rest_uri).rstrip("/"),
+            dict(args.get("headers") or {}),
+            args.get("verify", True),
+        )
+
+    def create_snapshot(self, collection: str, path: str | os.PathLike[str]) -> str:
+        """Take a server snapshot of ``collection``, download it to ``path`` (written
+        beside it, renamed when complete), delete it on the server; returns its name.
+
+        Not run against a real server in polyvec's tests (none runs there)."""
+        import httpx
+
+        if self._local:
+            raise ConfigurationError("native snapshots need a Qdrant server, not local mode")
+        with self._errors(collection, "create_snapshot"):
+            made = self.client.create_snapshot(collection, wait=True)
+            if made is None:
+                raise BackendError(f"Qdrant at {self.display_url} made no snapshot")
+            base, headers, verify = self._rest()
+            target = os.fspath(path)
+            url = f"{base}/collections/{collection}/snapshots/{made.name}"
+            try:
+                with httpx.stream("GET", url, headers=headers, verify=verify, timeout=None) as r:
+                    r.raise_for_status()
+                    with open(target + ".partial", "wb") as out:
+                        for chunk in r.iter_bytes():
+                            out.write(chunk)
+                os.replace(target + ".partial", target)
+            finally:
+                self.client.delete_snapshot(collection, made.name, wait=True)
+        return str(made.name)
+
+    def restore_snapshot(self, collection: str, path: str | os.PathLike[str]) -> None:
+        """Upload a snapshot file and recover ``collection`` from it (its data and
+        configuration replace what the collection holds).
+
+        Not run against a real server in polyvec's tests (none runs there)."""
+        import httpx
+
+        if self._local:
+            raise ConfigurationError("native snapshots need a Qdrant server, not local mode")
+        base, headers, verify = self._rest()
+        url = f"{base}/collections/{collection}/snapshots/upload"
+        with self._errors(collection, "restore_snapshot"), open(path, "rb") as snapshot:
+            reply = httpx.post(url, params={"priority": "snapshot", "wait": "true"},
+                               headers=headers, verify=verify, timeout=None,
+                               files={"snapshot": (os.path.basename(path), snapshot)})  # fmt: skip
+            reply.raise_for_status()
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
