@@ -35,6 +35,7 @@ __all__ = [
     "filter_value",
     "filters",
     "metadata_docs",
+    "sample_value",
 ]
 
 INT32 = 2**31 - 1
@@ -119,10 +120,27 @@ _OWN_VALUES: dict[str, st.SearchStrategy[Any]] = {
 
 
 _RANGE_FIELDS = ("page", "price", "nums", "date", "meta.a")
+_LIST_FIELDS = ("tags", "nums")
+_TEXT_FIELDS = ("category", "tags", "date", "meta.b")
 _SUITED: dict[Op, tuple[str, ...]] = {
-    Op.CONTAINS: ("tags", "nums"),
+    Op.CONTAINS: _LIST_FIELDS,
+    Op.CONTAINS_ANY: _LIST_FIELDS,
+    Op.CONTAINS_ALL: _LIST_FIELDS,
+    Op.TEXT_MATCH: _TEXT_FIELDS,
     **{op: _RANGE_FIELDS for op in Op if op.is_range},
 }
+
+_FRAGMENTS = ("ew", "N", "n", "3", ".", "-", "é", "本語", " ", "in", "Li", "2024-01", "T", "Z", ":")
+"""Substrings that ``text_match`` looks for: pieces of the pooled strings and dates."""
+
+
+def sample_value(op: Op) -> Any:
+    """One valid value for ``op`` (for tests that build every operator once)."""
+    if op.takes_flag:
+        return True
+    if op.takes_list:
+        return (1, "a")
+    return "a" if op is Op.TEXT_MATCH else 2
 
 
 def any_scalar() -> st.SearchStrategy[Any]:
@@ -151,10 +169,15 @@ def _range_value(field: str) -> st.SearchStrategy[Any]:
 @st.composite
 def filter_value(draw: st.DrawFn, field: str, op: Op) -> Any:
     """A value for ``op`` on ``field``: mostly of the field's own type, sometimes not."""
-    if op is Op.EXISTS:
+    if op.takes_flag:
         return draw(st.booleans())
     if op in (Op.IN, Op.NIN):
         return draw(st.lists(filter_value(field, Op.EQ), max_size=3))
+    if op in (Op.CONTAINS_ANY, Op.CONTAINS_ALL):
+        return draw(st.lists(filter_value(field, Op.CONTAINS), max_size=3))
+    if op is Op.TEXT_MATCH:
+        pooled = st.sampled_from((*_FRAGMENTS, *CATEGORIES[:-4], *TAGS))
+        return draw(_mostly(pooled.filter(bool), text.filter(bool)))
     if op.is_range:
         return draw(_range_value(field))
     return draw(_mostly(_OWN_VALUES[field], any_scalar()))

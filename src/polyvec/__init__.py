@@ -18,12 +18,14 @@ from polyvec.errors import (
     InvalidVectorError,
     MissingDependencyError,
     PolyvecError,
+    SchemaError,
     UnsupportedFilterError,
     WriteError,
 )
 from polyvec.filters import F
 from polyvec.fusion import DBSF, RRF, Convex
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
+from polyvec.schema import Field, MetadataSchema
 from polyvec.types import Document, Hit, Source, SparseVector
 
 __version__ = "0.1.0"
@@ -41,6 +43,7 @@ __all__ = [
     "Document",
     "EmptyQueryError",
     "F",
+    "Field",
     "FilterError",
     "FilterSyntaxError",
     "FilterValueError",
@@ -48,10 +51,12 @@ __all__ = [
     "InputError",
     "InvalidVectorError",
     "MMRConfig",
+    "MetadataSchema",
     "MissingDependencyError",
     "PolyvecError",
     "Retriever",
     "RetrieverConfig",
+    "SchemaError",
     "Source",
     "SparseVector",
     "UnsupportedFilterError",

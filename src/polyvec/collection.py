@@ -17,6 +17,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +33,7 @@ from polyvec.errors import (
 )
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
+from polyvec.schema import MetadataSchema
 from polyvec.sparse.bm25 import BM25, CorpusStats
 from polyvec.types import DocId, Document, Hit, SparseVector, as_dense
 
@@ -66,6 +68,10 @@ class Collection:
 
     Use :func:`polyvec.connect` to make one. ``embedder`` defaults to the offline
     all-MiniLM-L6-v2 model; ``bm25`` to ``BM25()`` (k1=1.2, b=0.75, English).
+    ``schema`` (a :class:`~polyvec.schema.MetadataSchema`) declares metadata types: it
+    normalises metadata on ``add``, checks every filter, indexes ``indexed=True`` fields
+    when the collection is created, and is saved with the collection (reopen it without
+    ``schema=`` to get the saved one back).
     Safe to share across threads: writes are serialised, searches are not.
     """
 
@@ -80,7 +86,13 @@ class Collection:
         options: Mapping[str, Any] | None = None,
         batch_size: int = 256,
         create: bool = True,
+        schema: MetadataSchema | None = None,
     ) -> None:
+        if schema is not None and not isinstance(schema, MetadataSchema):
+            raise ConfigurationError(
+                f"schema must be a polyvec.MetadataSchema, got {type(schema).__name__}: "
+                "wrap the dict as MetadataSchema({...})"
+            )
         if embedder is None:
             from polyvec.embeddings import default_embedder
 
@@ -95,11 +107,17 @@ class Collection:
         if self._spec is None:
             if not create:
                 raise CollectionNotFoundError(name, type(backend).__name__)
+            opts = dict(options or {})
+            if schema is not None:
+                opts = schema.collection_options(backend.capabilities.backend, opts)
             self._spec = CollectionSpec(
-                name, embedder.dimension, distance, sparse=True, options=dict(options or {})
+                name, embedder.dimension, distance, sparse=True, options=opts
             )
             backend.create_collection(self._spec)
-        elif self._spec.dimension != embedder.dimension:
+            created = True
+        else:
+            created = False
+        if self._spec.dimension != embedder.dimension:
             raise DimensionMismatchError(
                 self._spec.dimension, embedder.dimension, where=f"embedder {embedder.name!r}"
             )
@@ -115,8 +133,32 @@ class Collection:
         else:
             self.bm25 = bm25 or BM25()
             self.stats = CorpusStats(track_df=not backend.capabilities.native_idf)
+        self.schema = self._schema(schema, state)
+        if created and schema is not None:
+            self._save_state()  # the schema is part of the collection from the start
         if state is not None and (state.get("pending") or backend.count(name) != self.stats.n_docs):
             self.rebuild_statistics()
+
+    def _schema(
+        self, given: MetadataSchema | None, state: Mapping[str, Any] | None
+    ) -> MetadataSchema | None:
+        saved = (state or {}).get("schema")
+        if saved is None:
+            return given
+        stored = MetadataSchema.from_dict(saved)
+        if given is not None and given != stored:
+            raise ConfigurationError(
+                f"collection {self.name!r} was created with {stored!r}, not {given!r}: open "
+                "it without schema=..., or re-ingest into a new collection"
+            )
+        return stored
+
+    def prepare_filter(self, filter: FilterLike) -> Filter | None:
+        """``filter`` parsed and, with a schema, checked against it (ISO strings compared
+        with ``datetime`` fields become dates); what every search, count, scroll and
+        delete of this collection runs."""
+        parsed = parse_filter(filter)
+        return parsed if self.schema is None else self.schema.check_filter(parsed)
 
     def rebuild_statistics(self) -> None:
         """Recount the BM25 corpus statistics from the stored documents.
@@ -155,7 +197,8 @@ class Collection:
         )
 
     def info(self) -> dict[str, Any]:
-        """Name, size, embedder, BM25 settings and the backend's capabilities."""
+        """Name, size, embedder, BM25 settings, metadata schema and the backend's
+        capabilities."""
         return {
             "collection": self.name,
             "count": self.count(),
@@ -163,6 +206,7 @@ class Collection:
             "distance": self.spec.distance,
             "embedder": self.embedder.name,
             "bm25": self.bm25.config(),
+            "schema": self.schema.to_dict() if self.schema is not None else None,
             "capabilities": self.backend.capabilities.as_dict(),
         }
 
@@ -206,6 +250,9 @@ class Collection:
         docs = [_as_document(d, i) for i, d in enumerate(documents)]
         if not docs:
             return []
+        if self.schema is not None:
+            schema = self.schema
+            docs = [replace(d, metadata=schema.normalize(d.metadata, doc_id=d.id)) for d in docs]
         seen: set[tuple[type, DocId]] = set()
         for d in docs:
             key = (type(d.id), d.id)
@@ -274,7 +321,7 @@ class Collection:
 
     def delete(self, ids: Sequence[DocId] | None = None, *, filter: FilterLike = None) -> None:
         """Delete by ids, or every document matching ``filter`` (exactly one of them)."""
-        parsed = parse_filter(filter)
+        parsed = self.prepare_filter(filter)
         if (ids is None) == (parsed is None):
             raise InputError("delete() takes ids or filter=..., exactly one of them")
         with self._write_lock:
@@ -298,6 +345,7 @@ class Collection:
                 "embedder": self.embedder.name,
                 "bm25": self.bm25.config(),
                 "stats": self.stats.to_dict(),
+                **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
             },
         )
 
@@ -307,13 +355,16 @@ class Collection:
         return self.backend.get(self.name, list(ids), with_vectors=with_vectors)
 
     def count(self, filter: FilterLike = None) -> int:
-        return self.backend.count(self.name, parse_filter(filter))
+        return self.backend.count(self.name, self.prepare_filter(filter))
 
     def scroll(
         self, *, filter: FilterLike = None, batch_size: int = 256, with_vectors: bool = False
     ) -> Iterator[list[Document]]:
         return self.backend.scroll(
-            self.name, filter=parse_filter(filter), batch_size=batch_size, with_vectors=with_vectors
+            self.name,
+            filter=self.prepare_filter(filter),
+            batch_size=batch_size,
+            with_vectors=with_vectors,
         )
 
     def drop(self) -> None:
@@ -377,6 +428,17 @@ class Collection:
     ) -> list[Hit]:
         return await self.retriever(**options).asearch(query, k=k, filter=filter)
 
+    def optimize(self) -> bool:
+        """Build the engine's indexes now, after a bulk ingest, where the engine has no
+        background optimizer (qdrant-edge, the embedded default: until then new points
+        are searched by full scan — correct, but slower at scale). Elsewhere a no-op.
+        True if anything changed::
+
+            docs.add(many_documents)
+            docs.optimize()
+        """
+        return self.backend.optimize(self.name)
+
     def close(self) -> None:
         self.backend.close()
 
@@ -396,6 +458,7 @@ def connect(
     distance: Distance = "cosine",
     options: Mapping[str, Any] | None = None,
     create: bool = True,
+    schema: MetadataSchema | None = None,
     **backend_options: Any,
 ) -> Collection:
     """Open (or create) a collection on the backend a URL names.
@@ -405,7 +468,8 @@ def connect(
     ``chroma+local:///path``, ``milvus+lite:///file.db`` …); with no URL, ``$POLYVEC_URL``,
     else the embedded default (a store under ``./.polyvec``). ``backend_options`` go
     to the backend; ``options`` (HNSW, quantization, indexes …) to the collection;
-    ``create=False`` raises ``CollectionNotFoundError`` instead of creating it::
+    ``create=False`` raises ``CollectionNotFoundError`` instead of creating it;
+    ``schema`` declares metadata types (:class:`~polyvec.schema.MetadataSchema`)::
 
         docs = polyvec.connect("qdrant+memory://", collection="notes")
     """
@@ -421,6 +485,7 @@ def connect(
             distance=distance,
             options=options,
             create=create,
+            schema=schema,
         )
     except BaseException:
         backend.close()

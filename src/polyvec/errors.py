@@ -7,6 +7,7 @@ wrong and what to do about it::
     ├── ConfigurationError            a bad URL, option or combination of options
     ├── MissingDependencyError        (also ImportError) an optional extra is not installed
     ├── InputError                    (also ValueError) bad data handed to polyvec
+    │   ├── SchemaError               metadata that does not fit the declared MetadataSchema
     │   ├── DimensionMismatchError    a vector of the wrong length for the collection
     │   ├── InvalidVectorError        NaN / infinite values, empty or malformed vectors
     │   └── EmptyQueryError           a query with no text (or no usable tokens)
@@ -44,6 +45,7 @@ __all__ = [
     "MissingDependencyError",
     "PolyvecError",
     "ReadOnlyError",
+    "SchemaError",
     "UnsupportedFilterError",
     "VerificationError",
     "WriteError",
@@ -93,6 +95,11 @@ class InvalidVectorError(InputError):
 
 class EmptyQueryError(InputError):
     """A query with no text, or none that the sparse encoder can use."""
+
+
+class SchemaError(InputError):
+    """Metadata that does not fit the collection's :class:`~polyvec.schema.MetadataSchema`
+    (the message names the document id and the field)."""
 
 
 class FilterError(PolyvecError, ValueError):

@@ -38,7 +38,6 @@ from polyvec.errors import (
     InputError,
 )
 from polyvec.filters.ast import Filter
-from polyvec.filters.parse import parse_filter
 from polyvec.fusion import DBSF, RRF, Convex, Fusion, fuse
 from polyvec.mmr import mmr
 from polyvec.multiquery import QueryGenerator, fuse_variants
@@ -169,7 +168,7 @@ class Retriever:
         every leg of every query variant runs concurrently. ``vectors`` optionally gives
         one precomputed dense embedding (or ``None``) per query."""
         k = _check_k(k or self.config.k)
-        parsed = parse_filter(filter)
+        parsed = self.collection.prepare_filter(filter)
         plans = [self._variants(q) for q in queries]
         flat = [v for plan in plans for v in plan]
         given: dict[int, np.ndarray] = {}

@@ -450,4 +450,4 @@ def test_capabilities_are_declared() -> None:
     caps = PineconeBackend.capabilities.as_dict()
     assert caps["sparse"] is True and caps["native_idf"] is False
     assert caps["hybrid_fusions"] == [] and caps["distances"] == ["cosine", "dot"]
-    assert len(caps["filter_operators"]) == 13 and caps["delete_by_filter"] is True
+    assert len(caps["filter_operators"]) == 16 and caps["delete_by_filter"] is True

@@ -196,7 +196,7 @@ def test_configuration_errors() -> None:
 def test_capabilities_are_declared() -> None:
     caps = WeaviateBackend.capabilities.as_dict()
     assert caps["sparse"] is False and caps["hybrid_fusions"] == []
-    assert caps["distances"] == ["cosine", "dot", "l2"] and len(caps["filter_operators"]) == 13
+    assert caps["distances"] == ["cosine", "dot", "l2"] and len(caps["filter_operators"]) == 16
     assert any("emulated" in note for note in caps["notes"])
 
 

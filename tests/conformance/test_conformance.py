@@ -202,6 +202,16 @@ def test_upsert_replaces_document_and_statistics(coll: Collection):
     assert coll.stats == _rebuilt_stats(coll, rest)
 
 
+def test_optimize_keeps_every_answer(coll: Collection):
+    before = {q: [h.id for h in coll.search(q, k=5)] for q in list(QUERIES)[:3]}
+    changed = coll.optimize()
+    assert isinstance(changed, bool)
+    if "optimize" not in type(coll.backend).__dict__:
+        assert changed is False  # the base class: nothing to do
+    assert {q: [h.id for h in coll.search(q, k=5)] for q in list(QUERIES)[:3]} == before
+    assert coll.count() == len(stdlib_documents())
+
+
 def test_mmr_and_threshold(coll: Collection):
     plain = coll.search("compression archive file formats", k=4, mode="dense")
     diverse = coll.search(

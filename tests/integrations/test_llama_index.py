@@ -266,6 +266,7 @@ FILTERS = [
         filters=[MetadataFilter(key="words", value=["request", "urllib"], operator="all")]
     ),
     MetadataFilters(filters=[MetadataFilter(key="missing", value=None, operator="is_empty")]),
+    MetadataFilters(filters=[MetadataFilter(key="group", value="comp", operator="text_match")]),
     MetadataFilters(filters=[MetadataFilter(key="info.rank", value=2)]),
     MetadataFilters(filters=[MetadataFilter(key="added", value="2024-06-01", operator=">=")]),
     MetadataFilters(
@@ -304,11 +305,11 @@ def test_every_filter_operator_selects_what_the_reference_selects(
     assert set(result.ids or []) == want
 
 
-def test_text_match_is_refused_not_ignored(store: PolyvecVectorStore) -> None:
+def test_text_match_insensitive_is_refused_not_ignored(store: PolyvecVectorStore) -> None:
     filters = MetadataFilters(
-        filters=[MetadataFilter(key="group", value="comp", operator="text_match")]
+        filters=[MetadataFilter(key="group", value="comp", operator="text_match_insensitive")]
     )
-    with pytest.raises(FilterSyntaxError, match="text_match"):
+    with pytest.raises(FilterSyntaxError, match="text_match_insensitive"):
         store.query(VectorStoreQuery(query_str="module", filters=filters))
 
 

@@ -28,6 +28,11 @@ UTC = dt.timezone.utc
         (F("a").exists(), Op.EXISTS, True),
         (F("a").exists(False), Op.EXISTS, False),
         (F("a").contains("x"), Op.CONTAINS, "x"),
+        (F("a").is_null(), Op.IS_NULL, True),
+        (F("a").is_null(False), Op.IS_NULL, False),
+        (F("a").contains_any(["x", 1]), Op.CONTAINS_ANY, ("x", 1)),
+        (F("a").contains_all(iter(["x"])), Op.CONTAINS_ALL, ("x",)),
+        (F("a").text_match("é x"), Op.TEXT_MATCH, "é x"),
     ],
 )
 def test_builder_operators(built: Comparison, op: Op, value: object) -> None:
@@ -107,6 +112,12 @@ def test_nested_field_names() -> None:
         (lambda: F("a").is_in([1, None]), "None"),
         (lambda: F("a").exists("yes"), "True or False"),  # type: ignore[arg-type]
         (lambda: Comparison("a", Op.EXISTS), "True or False"),
+        (lambda: F("a").is_null(1), "True or False"),  # type: ignore[arg-type]
+        (lambda: F("a").contains_any("xy"), "list of values"),
+        (lambda: F("a").contains_all([None]), "None"),
+        (lambda: F("a").text_match(""), "non-empty string"),
+        (lambda: F("a").text_match(3), "non-empty string"),  # type: ignore[arg-type]
+        (lambda: F("a").between(1, "z"), "ISO-8601"),
     ],
 )
 def test_value_errors_name_the_field_and_the_fix(make: object, message: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import doctest
 import re
 from pathlib import Path
@@ -14,8 +13,13 @@ import polyvec.filters
 import polyvec.filters.ast
 import polyvec.filters.evaluate
 import polyvec.filters.parse
+import polyvec.filters.rewrite
+import polyvec.filters.tables
 from polyvec.errors import FilterValueError
-from polyvec.filters import And, F, Not, Or, matches, parse_filter
+from polyvec.filters import Not, matches, parse_filter, to_dict
+from polyvec.filters.ast import Comparison, Op
+from polyvec.filters.tables import SEMANTICS, Case, capabilities_table, generated_files
+from polyvec.filters.tables import main as tables_main
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "filters.md"
 TEXT = DOC.read_text(encoding="utf-8")
@@ -33,51 +37,63 @@ def test_code_blocks_run_in_order(capsys: pytest.CaptureFixture[str]) -> None:
     assert "no truth value" in printed and "ISO-8601" in printed
 
 
-def _table_rows() -> list[tuple[str, ...]]:
-    table = TEXT.split("<!-- semantics-table:begin -->")[1].split("<!-- semantics-table:end -->")[0]
-    rows = []
-    for line in table.strip().splitlines()[2:]:
-        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
-        assert len(cells) == 6, line
-        rows.append(tuple(cells))
-    return rows
+ROOT = Path(__file__).resolve().parents[2]
 
 
-ROWS = _table_rows()
-NAMESPACE = {"F": F, "And": And, "Or": Or, "Not": Not, "dt": dt, "UTC": dt.timezone.utc}
+def test_table_is_included_and_covers_every_operator() -> None:
+    assert '--8<-- "docs/_generated/filter-semantics.md"' in TEXT
+    assert '--8<-- "docs/_generated/filter-capabilities.md"' in TEXT
+    assert len(SEMANTICS) >= 60
+    used = {c.op for case in SEMANTICS if case.expected is not None for c in _leaves(case.filter())}
+    assert used == set(Op)
 
 
-def _code(cell: str) -> str:
-    match = re.fullmatch(r"`(.*)`", cell)
-    assert match, cell
-    return match.group(1)
+def _leaves(node: Any) -> list[Comparison]:
+    if isinstance(node, Comparison):
+        return [node]
+    kids = (node.child,) if isinstance(node, Not) else node.children
+    return [leaf for kid in kids for leaf in _leaves(kid)]
 
 
-def test_table_is_numbered() -> None:
-    assert [row[0] for row in ROWS] == [str(i) for i in range(1, len(ROWS) + 1)]
-    assert len(ROWS) >= 40
-
-
-@pytest.mark.parametrize("row", ROWS, ids=[row[0] for row in ROWS])
-def test_semantics_table_row(row: tuple[str, ...]) -> None:
-    _, _, built_code, dict_code, metadata_code, result = row
-    metadata = eval(_code(metadata_code), NAMESPACE)
-    expected = _code(result)
-    if expected == "FilterValueError":
+@pytest.mark.parametrize("case", SEMANTICS, ids=[str(i) for i in range(1, len(SEMANTICS) + 1)])
+def test_semantics_table_row(case: Case) -> None:
+    if case.expected is None:
+        assert case.result == "FilterValueError"
         with pytest.raises(FilterValueError):
-            eval(_code(built_code), NAMESPACE)
+            case.filter()
         with pytest.raises(FilterValueError):
-            parse_filter(eval(_code(dict_code), NAMESPACE))
+            case.dict_filter()
         return
-    built = eval(_code(built_code), NAMESPACE)
-    as_dict = parse_filter(eval(_code(dict_code), NAMESPACE))
-    assert as_dict == built, "the dict column must mean the same filter as the builder column"
-    assert matches(built, metadata) is (expected == "True")
+    built = case.filter()
+    assert case.dict_filter() == built, "the dict column must mean the same filter as the builder"
+    assert parse_filter(to_dict(built)) == built
+    assert matches(built, case.metadata()) is case.expected
+
+
+def test_generated_tables_are_current() -> None:
+    for path, text in generated_files(ROOT).items():
+        assert path.read_text(encoding="utf-8") == text, (
+            f"{path.relative_to(ROOT)} is stale: run `python -m polyvec.filters.tables`"
+        )
+    assert tables_main(["--root", str(ROOT), "--check"]) == 0
+
+
+def test_capability_table_matches_the_declarations() -> None:
+    table = capabilities_table()
+    assert "| `text_match` | native | native | native | **refused** |" in table
+    assert "| `contains_any` | rewritten |" in table
 
 
 @pytest.mark.parametrize(
     "module",
-    [polyvec.filters, polyvec.filters.ast, polyvec.filters.parse, polyvec.filters.evaluate],
+    [
+        polyvec.filters,
+        polyvec.filters.ast,
+        polyvec.filters.parse,
+        polyvec.filters.evaluate,
+        polyvec.filters.rewrite,
+        polyvec.filters.tables,
+    ],
 )
 def test_docstring_examples(module: Any) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

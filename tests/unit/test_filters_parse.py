@@ -220,6 +220,43 @@ def test_to_dict_dates() -> None:
     }
 
 
+def test_new_operators_parse_and_round_trip() -> None:
+    assert parse_filter({"a": {"$between": [1, 5]}}) == F("a").between(1, 5)
+    assert F("a").between(1, 5) == And((F("a") >= 1, F("a") <= 5))
+    day = dt.date(2024, 1, 1)
+    assert parse_filter({"d": {"$between": ["2024-01-01", {"$date": "2024-02-01"}]}}) == (
+        F("d").between(day, dt.date(2024, 2, 1))
+    )
+    assert parse_filter({"t": {"$text_match": "x"}, "n": {"$is_null": False}}) == (
+        F("t").text_match("x") & F("n").is_null(False)
+    )
+    f = F("tags").contains_any(["a", day]) | F("tags").contains_all([])
+    assert to_dict(f) == {
+        "$or": [
+            {"tags": {"$contains_any": ["a", {"$date": "2024-01-01T00:00:00+00:00"}]}},
+            {"tags": {"$contains_all": []}},
+        ]
+    }
+    assert parse_filter(to_dict(f)) == f
+
+
+@pytest.mark.parametrize(
+    ("obj", "message"),
+    [
+        ({"a": {"$between": [1]}}, "two bounds"),
+        ({"a": {"$between": 3}}, "two bounds"),
+        ({"a": {"$between": [1, "x"]}}, "ISO-8601"),
+        ({"a": {"$contains": ["x", "y"]}}, "contains_any"),
+        ({"a": {"$contains_any": "x"}}, "list of values"),
+        ({"a": {"$text_match": 3}}, "non-empty string"),
+        ({"a": {"$is_null": "yes"}}, "True or False"),
+    ],
+)
+def test_new_operator_value_errors(obj: dict[str, object], message: str) -> None:
+    with pytest.raises(FilterValueError, match=message):
+        parse_filter(obj)
+
+
 def test_to_dict_refuses_non_filters() -> None:
     with pytest.raises(FilterSyntaxError, match="to_dict takes a polyvec filter"):
         to_dict({"a": 1})  # type: ignore[arg-type]

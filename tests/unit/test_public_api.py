@@ -51,3 +51,12 @@ def test_collection_spec_compatibility_is_checked_in_one_place():
     ]:
         with pytest.raises(ConfigurationError, match="exists with dimension=3"):
             have.require_compatible(wanted, sparse=sparse)
+
+
+def test_metadata_schema_names_are_public():
+    from polyvec.errors import InputError
+    from polyvec.schema import Field, MetadataSchema
+
+    assert {"Field", "MetadataSchema", "SchemaError"} <= set(polyvec.__all__)
+    assert polyvec.Field is Field and polyvec.MetadataSchema is MetadataSchema
+    assert issubclass(polyvec.SchemaError, InputError)

@@ -28,24 +28,32 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from polyvec.errors import ConfigurationError
-from polyvec.filters.ast import Filter
+from polyvec.filters.ast import Filter, Op
+from polyvec.filters.rewrite import REWRITTEN
 from polyvec.fusion import Fusion
 from polyvec.types import DocId, Document, Hit, SparseVector
 
 __all__ = [
     "ALL_FILTER_OPERATORS",
+    "REWRITTEN_FILTER_OPERATORS",
     "Backend",
     "Capabilities",
     "CollectionSpec",
     "Distance",
+    "FilterSupport",
     "ranked_hits",
 ]
 
 Distance = Literal["cosine", "dot", "l2"]
 
-ALL_FILTER_OPERATORS = frozenset(
-    {"eq", "ne", "gt", "gte", "lt", "lte", "in", "nin", "exists", "contains", "and", "or", "not"}
-)
+ALL_FILTER_OPERATORS = frozenset({op.value for op in Op} | {"and", "or", "not"})
+"""Every operator of the filter language (comparisons and ``and``/``or``/``not``)."""
+
+REWRITTEN_FILTER_OPERATORS = frozenset(op.value for op in REWRITTEN)
+"""Operators a backend may run through :func:`polyvec.filters.rewrite.rewrite`."""
+
+FilterSupport = Literal["native", "rewritten", "restricted", "unsupported"]
+"""How a backend runs one filter operator (see :meth:`Capabilities.filter_support`)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,14 @@ class Capabilities:
     """Fusion methods the engine runs in one call: subset of {"rrf", "dbsf", "convex"}."""
     mmr: bool = False
     filter_operators: frozenset[str] = ALL_FILTER_OPERATORS
+    """Filter operators the backend runs exactly; any other raises
+    ``UnsupportedFilterError``."""
+    filter_rewritten: frozenset[str] = frozenset()
+    """Operators of ``filter_operators`` run as the equivalent tree of other operators
+    (:mod:`polyvec.filters.rewrite`) rather than with a primitive of their own."""
+    filter_restrictions: tuple[tuple[str, str], ...] = ()
+    """``(operator, when it is refused)``: operators of ``filter_operators`` that raise
+    ``UnsupportedFilterError`` in the cases described (never answer wrongly)."""
     delete_by_filter: bool = True
     native_async: bool = False
     distances: frozenset[str] = frozenset({"cosine", "dot", "l2"})
@@ -78,12 +94,29 @@ class Capabilities:
             "hybrid_fusions": sorted(self.hybrid_fusions),
             "mmr": self.mmr,
             "filter_operators": sorted(self.filter_operators),
+            "filter_rewritten": sorted(self.filter_rewritten),
+            "filter_restrictions": dict(self.filter_restrictions),
             "delete_by_filter": self.delete_by_filter,
             "native_async": self.native_async,
             "distances": sorted(self.distances),
             "notes": list(self.notes),
             "emulated": sorted(self.emulated),
         }
+
+    def filter_support(self, operator: str) -> FilterSupport:
+        """``"native"``, ``"rewritten"``, ``"restricted"`` (native, refused in the cases
+        ``filter_restrictions`` names) or ``"unsupported"`` for one operator.
+
+        >>> Capabilities("x", filter_operators=frozenset({"eq"})).filter_support("gt")
+        'unsupported'
+        """
+        if operator not in self.filter_operators:
+            return "unsupported"
+        if operator in self.filter_rewritten:
+            return "rewritten"
+        if operator in dict(self.filter_restrictions):
+            return "restricted"
+        return "native"
 
 
 @dataclass(frozen=True)
@@ -220,6 +253,12 @@ class Backend(ABC):
     @abstractmethod
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         """Persist polyvec's state beside the collection (never counted as a document)."""
+
+    def optimize(self, collection: str) -> bool:
+        """Bring the engine's indexes up to date now (blocking), where the engine does not
+        do it in the background (qdrant-edge). True if anything changed; the default has
+        nothing to do."""
+        return False
 
     def close(self) -> None:
         """Release connections and files. Idempotent."""

@@ -16,7 +16,10 @@ whose meaning is the same on every engine:
   ``"d:<µs since epoch>"`` for ISO-8601 strings — and, for a list, each element's
   token again prefixed with ``"L"`` (what ``contains`` tests);
 * ``nmin``/``nmax`` (floats) and ``dmin``/``dmax`` (integer microseconds): the least
-  and greatest number or date of a field, so "any element > x" is "max > x".
+  and greatest number or date of a field, so "any element > x" is "max > x";
+* ``texts[path]``: the field's strings, each between two ``"\x1f"`` separators, so that
+  "some string element contains s" is "the joined text contains s" for any ``s``
+  without a separator (what ``text_match`` tests, where the engine has substring search).
 
 :func:`plan` turns a filter into negation-free form over those (De Morgan pushes
 ``Not`` to the leaves; a negated range becomes "no number there, or max <= x")::
@@ -46,9 +49,11 @@ import numpy as np
 
 from polyvec.errors import InputError, UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
 
 __all__ = [
     "FALSE",
+    "TEXT_SEPARATOR",
     "TRUE",
     "AllOf",
     "AnyOf",
@@ -57,6 +62,7 @@ __all__ = [
     "Flat",
     "Marker",
     "Node",
+    "Text",
     "Token",
     "dump_metadata",
     "flatten",
@@ -67,6 +73,8 @@ __all__ = [
 ]
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+TEXT_SEPARATOR = "\x1f"
+"""Separates the strings of one field in ``Flat.texts``."""
 _EXACT = 2**53
 Stat = Literal["nmin", "nmax", "dmin", "dmax"]
 RangeOp = Literal["gt", "gte", "lt", "lte"]
@@ -168,6 +176,7 @@ class Flat:
     nmax: dict[str, float] = field(default_factory=dict)
     dmin: dict[str, int] = field(default_factory=dict)
     dmax: dict[str, int] = field(default_factory=dict)
+    texts: dict[str, str] = field(default_factory=dict)
 
 
 def _add_field(flat: Flat, path: str, value: Any) -> None:
@@ -180,6 +189,9 @@ def _add_field(flat: Flat, path: str, value: Any) -> None:
     tokens: set[str] = set()
     numbers_: list[float] = []
     dates: list[int] = []
+    strings = [item for item in items if isinstance(item, str)]
+    if strings:
+        flat.texts[path] = TEXT_SEPARATOR + TEXT_SEPARATOR.join(strings) + TEXT_SEPARATOR
     for item in items:
         item_tokens = _item_tokens(item)
         tokens.update(item_tokens)
@@ -257,6 +269,15 @@ class Bound:
 
 
 @dataclass(frozen=True)
+class Text:
+    """``path`` has a string holding ``text`` (only ever positive: a backend emits it
+    as a substring test on ``Flat.texts``, or refuses it)."""
+
+    path: str
+    text: str
+
+
+@dataclass(frozen=True)
 class AllOf:
     children: tuple[Node, ...]
 
@@ -266,7 +287,7 @@ class AnyOf:
     children: tuple[Node, ...]
 
 
-Node = Union[Const, Token, Marker, Bound, AllOf, AnyOf]
+Node = Union[Const, Token, Marker, Bound, Text, AllOf, AnyOf]
 """A negation-free filter plan."""
 
 _COMPLEMENT: dict[RangeOp, RangeOp] = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
@@ -314,6 +335,14 @@ def _bound_value(c: Comparison, backend: str) -> tuple[str, float | int]:
 
 def _leaf(c: Comparison, negated: bool, backend: str) -> Node:
     op, path = c.op, c.field
+    if op is Op.TEXT_MATCH:
+        if negated:
+            raise text_match_unsupported(
+                backend,
+                f"{backend} cannot negate a substring test (text_match under not, or in "
+                "a branch that De Morgan's laws negate)",
+            )
+        return Text(path, c.value)
     if op is Op.EXISTS:
         return Marker("k:" + path, c.value is not negated)
     if op in (Op.EQ, Op.NE, Op.CONTAINS):
@@ -348,6 +377,8 @@ def plan(filter: Filter | None, backend: str, negated: bool = False) -> Node:
     if filter is None:
         return TRUE
     if isinstance(filter, Comparison):
+        if filter.op in REWRITTEN:
+            return plan(rewrite(filter), backend, negated)
         return _leaf(filter, negated, backend)
     if isinstance(filter, Not):
         return plan(filter.child, backend, not negated)

@@ -68,11 +68,25 @@ class Op(str, enum.Enum):
     NIN = "nin"
     EXISTS = "exists"
     CONTAINS = "contains"
+    IS_NULL = "is_null"
+    CONTAINS_ANY = "contains_any"
+    CONTAINS_ALL = "contains_all"
+    TEXT_MATCH = "text_match"
 
     @property
     def is_range(self) -> bool:
         """``gt``, ``gte``, ``lt`` and ``lte``: they take numbers or dates only."""
         return self in (Op.GT, Op.GTE, Op.LT, Op.LTE)
+
+    @property
+    def takes_list(self) -> bool:
+        """``in``, ``nin``, ``contains_any`` and ``contains_all``: their value is a list."""
+        return self in (Op.IN, Op.NIN, Op.CONTAINS_ANY, Op.CONTAINS_ALL)
+
+    @property
+    def takes_flag(self) -> bool:
+        """``exists`` and ``is_null``: their value is ``True`` or ``False``."""
+        return self in (Op.EXISTS, Op.IS_NULL)
 
 
 def validate_field(field: str) -> str:
@@ -187,8 +201,9 @@ def _no_truth_value(self: object) -> NoReturn:
 class Comparison:
     """One condition on one metadata field: ``Comparison("page", Op.GTE, 3)``.
 
-    ``value`` is a :data:`Scalar`; for ``in``/``nin`` a tuple of them; for ``exists``
-    a bool. ``op`` may be given as a string (``"gte"`` or ``"$gte"``).
+    ``value`` is a :data:`Scalar`; for ``in``/``nin``/``contains_any``/``contains_all``
+    a tuple of them; for ``exists``/``is_null`` a bool; for ``text_match`` a non-empty
+    str. ``op`` may be given as a string (``"gte"`` or ``"$gte"``).
     """
 
     field: str
@@ -213,11 +228,17 @@ class Comparison:
 
     def _checked_value(self) -> Any:
         op, value = self.op, self.value
-        if op is Op.EXISTS:
+        if op.takes_flag:
             if not isinstance(value, bool):
-                raise FilterValueError(f"exists takes True or False, got {value!r}")
+                raise FilterValueError(f"{op.value} takes True or False, got {value!r}")
             return value
-        if op in (Op.IN, Op.NIN):
+        if op is Op.TEXT_MATCH:
+            if not isinstance(value, str) or not value:
+                raise FilterValueError(
+                    f"text_match needs a non-empty string to look for, got {value!r}"
+                )
+            return str.__str__(value)
+        if op.takes_list:
             if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
                 raise FilterValueError(
                     f"{op.value} needs a list of values, got {value!r}: "
@@ -400,3 +421,40 @@ class F:
     def contains(self, value: Any) -> Comparison:
         """The field is a list and ``value`` is one of its elements."""
         return Comparison(self.field, Op.CONTAINS, value)
+
+    def is_null(self, flag: bool = True) -> Comparison:
+        """The key is missing or null (``is_null(False)``: present and not null).
+
+        Null and missing are the same thing in polyvec, so ``is_null(flag)`` is exactly
+        ``exists(not flag)``.
+        """
+        return Comparison(self.field, Op.IS_NULL, flag)
+
+    def contains_any(self, values: Iterable[Any]) -> Comparison:
+        """The field is a list holding at least one of ``values``: exactly
+        ``Or([F(field).contains(v) for v in values])`` (false for no values)."""
+        return Comparison(self.field, Op.CONTAINS_ANY, values)
+
+    def contains_all(self, values: Iterable[Any]) -> Comparison:
+        """The field is a list holding every one of ``values``: exactly
+        ``And([F(field).contains(v) for v in values])`` (true for no values)."""
+        return Comparison(self.field, Op.CONTAINS_ALL, values)
+
+    def text_match(self, text: str) -> Comparison:
+        """The field is a string with ``text`` in it (case-sensitive substring; for a
+        list field, some string element has it).
+
+        >>> F("title").text_match("Linux")
+        Comparison(field='title', op=<Op.TEXT_MATCH: 'text_match'>, value='Linux')
+        """
+        return Comparison(self.field, Op.TEXT_MATCH, text)
+
+    def between(self, low: Any, high: Any) -> And:
+        """``low <= field <= high``: exactly ``(F(field) >= low) & (F(field) <= high)``.
+
+        On a list field each bound may be met by a different element (as with ``&``).
+
+        >>> F("page").between(3, 9) == (F("page") >= 3) & (F("page") <= 9)
+        True
+        """
+        return And((Comparison(self.field, Op.GTE, low), Comparison(self.field, Op.LTE, high)))

@@ -7,8 +7,14 @@ docs/filters.md; in short:
 * a key whose value is ``None`` or ``[]`` is missing; ``exists`` is "present and not null";
 * ``eq``/``in``/``gt``/``gte``/``lt``/``lte``/``contains`` are false on a missing field,
   ``ne`` is exactly ``not eq`` and ``nin`` exactly ``not in`` (so both are true there);
-* on a list field, ``eq``/``in``/range ops hold if any element does; ``contains(v)``
-  holds iff the field is a list with ``v`` among its elements;
+* ``is_null(flag)`` is exactly ``exists(not flag)``;
+* on a list field, ``eq``/``in``/range ops/``text_match`` hold if any element does;
+  ``contains(v)`` holds iff the field is a list with ``v`` among its elements;
+  ``contains_any(vs)``/``contains_all(vs)`` are exactly ``Or``/``And`` of ``contains``
+  (so ``contains_all([])`` is true everywhere, ``contains_any([])`` false);
+* ``text_match(s)``: the field is a string with ``s`` as a case-sensitive substring
+  (a date or datetime value is searched as its ``isoformat()`` string, which is how
+  every backend stores it);
 * no coercion: ``3 != "3"``, ``True != 1``, ``3 == 3.0``; a datetime filter value
   compares with datetime/date values and ISO-8601 strings; mismatched types never match
   and never raise;
@@ -166,6 +172,10 @@ def _compare(node: Comparison, value: Any) -> bool:
     op = node.op
     if op is Op.EXISTS:
         return (value is not _MISSING) is node.value
+    if op is Op.IS_NULL:
+        return (value is _MISSING) is node.value
+    if op is Op.CONTAINS_ALL and not node.value:
+        return True  # And([]) of no contains: true everywhere, as an empty And
     if value is _MISSING:
         return op is Op.NE or op is Op.NIN
     is_list = isinstance(value, (list, tuple))
@@ -180,6 +190,12 @@ def _compare(node: Comparison, value: Any) -> bool:
         return not any(_any_equal(wanted, items) for wanted in node.value)
     if op is Op.CONTAINS:
         return is_list and _any_equal(node.value, items)
+    if op is Op.CONTAINS_ANY:
+        return is_list and any(_any_equal(wanted, items) for wanted in node.value)
+    if op is Op.CONTAINS_ALL:
+        return is_list and all(_any_equal(wanted, items) for wanted in node.value)
+    if op is Op.TEXT_MATCH:
+        return any(node.value in text for text in map(_text_of, items) if text is not None)
     compare = _RANGE[op]
     bound = node.value
     if isinstance(bound, dt.datetime):
@@ -203,6 +219,16 @@ def _equal(wanted: Scalar, item: Any) -> bool:
         return isinstance(item, str) and item == wanted
     when = _as_datetime(item)
     return when is not None and when == wanted
+
+
+def _text_of(item: Any) -> str | None:
+    """The string ``text_match`` searches: a str, or a date's ISO-8601 form (metadata
+    stores dates as ``isoformat()`` strings on every backend)."""
+    if isinstance(item, str):
+        return item
+    if isinstance(item, dt.date):
+        return item.isoformat()
+    return None
 
 
 def _is_number(item: Any) -> bool:

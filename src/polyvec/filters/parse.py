@@ -12,8 +12,9 @@ The dict syntax:
 
 * ``{"field": value}`` is ``{"field": {"$eq": value}}``;
 * ``{"field": {"$op": value, ...}}`` with the operators ``$eq $ne $gt $gte $lt $lte $in
-  $nin $exists $contains``, and ``$not`` around other operators
-  (``{"page": {"$not": {"$gt": 3}}}``);
+  $nin $exists $is_null $contains $contains_any $contains_all $text_match``, the shorthand
+  ``{"$between": [low, high]}`` (``$gte`` low and ``$lte`` high), and ``$not`` around
+  other operators (``{"page": {"$not": {"$gt": 3}}}``);
 * ``{"$and": [...]}``, ``{"$or": [...]}``, ``{"$not": {...}}``; ``{}`` matches everything;
 * several keys in one dict, and several operators on one field, are all required: they
   make one flat ``And`` (as ``&`` does), in the order written;
@@ -32,7 +33,14 @@ from typing import Any, Union
 from polyvec.errors import FilterSyntaxError, FilterValueError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
 
-__all__ = ["FIELD_OPERATORS", "LOGICAL_OPERATORS", "FilterLike", "parse_filter", "to_dict"]
+__all__ = [
+    "FIELD_OPERATORS",
+    "FIELD_SHORTHANDS",
+    "LOGICAL_OPERATORS",
+    "FilterLike",
+    "parse_filter",
+    "to_dict",
+]
 
 FilterLike = Union[Filter, Mapping[str, Any], None]
 """What polyvec's APIs take as a filter: a built filter, a filter dict, or ``None``."""
@@ -43,8 +51,12 @@ FIELD_OPERATORS: dict[str, Op] = {f"${op.value}": op for op in Op}
 LOGICAL_OPERATORS = ("$and", "$or", "$not")
 """The operators that combine filters (``$not`` also goes under a field name)."""
 
+FIELD_SHORTHANDS = ("$between",)
+"""Dict operators that expand to several comparisons: ``{"$between": [lo, hi]}`` is
+``{"$gte": lo, "$lte": hi}`` (:meth:`polyvec.filters.F.between`)."""
+
 _DATE = "$date"
-_KNOWN = ", ".join([*FIELD_OPERATORS, *LOGICAL_OPERATORS])
+_KNOWN = ", ".join([*FIELD_OPERATORS, *FIELD_SHORTHANDS, *LOGICAL_OPERATORS])
 _FILTER_TYPES = (Comparison, And, Or, Not)
 
 
@@ -148,6 +160,8 @@ def _parse_operator(field: str, op: object, value: object) -> Filter:
             f"{op} combines whole filters and cannot go under the field {field!r}: "
             f"write {{'{op}': [{{'{field}': ...}}, {{'{field}': ...}}]}}"
         )
+    if op == "$between":
+        return _between(field, value)
     known = FIELD_OPERATORS.get(op)
     if known is None:
         raise FilterSyntaxError(
@@ -156,8 +170,18 @@ def _parse_operator(field: str, op: object, value: object) -> Filter:
     return _comparison(field, known, value)
 
 
+def _between(field: str, value: object) -> Filter:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise FilterValueError(
+            f"filter on {field!r}: $between takes a list of two bounds [low, high], "
+            f"got {value!r}: write {{'{field}': {{'$between': [1, 5]}}}}"
+        )
+    low, high = (_value(field, Op.GTE, v) for v in value)
+    return And((Comparison(field, Op.GTE, low), Comparison(field, Op.LTE, high)))
+
+
 def _comparison(field: str, op: Op, value: object) -> Comparison:
-    if op in (Op.IN, Op.NIN):
+    if op.takes_list:
         if isinstance(value, (list, tuple)):
             value = tuple(_value(field, op, v) for v in value)
         # anything else: Comparison raises FilterValueError with the fix
@@ -165,6 +189,7 @@ def _comparison(field: str, op: Op, value: object) -> Comparison:
         fix = {
             Op.EQ: "use $in to match any of several values, or $contains to test a list field",
             Op.NE: "use $nin to exclude several values",
+            Op.CONTAINS: "use $contains_any or $contains_all for several values",
         }.get(op, "compare with one value")
         raise FilterValueError(
             f"filter on {field!r}: ${op.value} takes one value, got the list {value!r}: {fix}"
@@ -210,7 +235,7 @@ def to_dict(filter: Filter) -> dict[str, Any]:
     dicts, lists, str, int, float and bool, so it can be written as JSON.
     """
     if isinstance(filter, Comparison):
-        if filter.op in (Op.IN, Op.NIN):
+        if filter.op.takes_list:
             dumped: Any = [_dump(filter.op, v) for v in filter.value]
         else:
             dumped = _dump(filter.op, filter.value)

@@ -61,6 +61,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 from polyvec.collection import Collection
 from polyvec.embeddings import Embedder
+from polyvec.filters.from_langchain import PolyvecTranslator, structured_query_to_filter
 from polyvec.filters.parse import FilterLike, parse_filter
 from polyvec.integrations._common import check_k, combine_filters, split_config_options
 from polyvec.integrations._langchain_extras import (
@@ -69,10 +70,6 @@ from polyvec.integrations._langchain_extras import (
     PolyvecEmbeddings,
     PolyvecRerankCompressor,
     as_query_generator,
-)
-from polyvec.integrations._langchain_selfquery import (
-    PolyvecTranslator,
-    structured_query_to_filter,
 )
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import DocId, Document, Hit, as_dense
@@ -281,7 +278,10 @@ class PolyvecVectorStore(VectorStore):
             raise DimensionMismatchError(self.collection.dimension, vector.shape[0], "query vector")
         coll = self.collection
         hits = coll.backend.search_dense(
-            coll.name, vector, check_k(k, "similarity_search_by_vector"), parse_filter(filter)
+            coll.name,
+            vector,
+            check_k(k, "similarity_search_by_vector"),
+            coll.prepare_filter(filter),
         )
         return _hits_to_lc(hits)
 

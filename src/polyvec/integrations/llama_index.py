@@ -74,6 +74,7 @@ from polyvec.collection import Collection
 from polyvec.embeddings import Embedder
 from polyvec.errors import ConfigurationError, EmptyQueryError, InputError
 from polyvec.filters import F, Filter, matches
+from polyvec.filters.from_llama_index import from_llama_index as metadata_filters_to_ast
 from polyvec.filters.parse import FilterLike, parse_filter
 from polyvec.fusion import Convex
 from polyvec.integrations._common import combine_filters, split_config_options
@@ -84,7 +85,6 @@ from polyvec.integrations._llama_index_extras import (
     PolyvecRerankPostprocessor,
     as_query_generator,
 )
-from polyvec.integrations._llama_index_filters import metadata_filters_to_ast
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import Document, Hit, as_dense
 
@@ -394,7 +394,7 @@ class PolyvecVectorStore(BasePydanticVectorStore):
             )
         coll = self._collection
         vector = as_dense(query.query_embedding, where="query_embedding")
-        return coll.backend.search_dense(coll.name, vector, cfg.k, filt)
+        return coll.backend.search_dense(coll.name, vector, cfg.k, coll.prepare_filter(filt))
 
 
 def _user_metadata(doc: Document) -> dict[str, Any]:

@@ -158,7 +158,7 @@ class EncryptedBackend(BackendWrapper):
     def check_filter(self, filter: Filter | None) -> None:
         """Raise ``EncryptedFieldError`` if ``filter`` compares an encrypted field."""
         for cmp in _fields_of(filter):
-            if cmp.op is Op.EXISTS:
+            if cmp.op in (Op.EXISTS, Op.IS_NULL):  # presence is not encrypted
                 continue
             for path in self.fields:
                 if cmp.field == path or cmp.field.startswith(path + "."):

@@ -71,6 +71,9 @@ class BackendWrapper(Backend):
     def count(self, collection: str, filter: Filter | None = None) -> int:
         return self.inner.count(collection, filter)
 
+    def optimize(self, collection: str) -> bool:
+        return self.inner.optimize(collection)
+
     def scroll(
         self,
         collection: str,

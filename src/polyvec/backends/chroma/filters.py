@@ -16,7 +16,8 @@ translated against it::
 
 Only ``$contains``/``$not_contains`` on string arrays (the negative form is true where
 the key is missing, which is what ``ne``/``nin`` need) and ``$gt``… on floats and ints
-of one type are used, whose meaning is plain. One key per field path keeps Chroma's
+of one type are used, whose meaning is plain. ``text_match`` is refused: Chroma has no
+substring test on metadata. One key per field path keeps Chroma's
 collection schema small (a key per value would make every call slower as values grow)::
 
     >>> from polyvec.filters import F
@@ -40,11 +41,13 @@ from polyvec.backends.metaindex import (
     Flat,
     Marker,
     Node,
+    Text,
     Token,
     plan,
 )
 from polyvec.errors import InvalidVectorError
 from polyvec.filters.ast import Filter
+from polyvec.filters.rewrite import text_match_unsupported
 from polyvec.types import SparseVector
 
 __all__ = [
@@ -92,6 +95,10 @@ def _emit(node: Node) -> dict[str, Any]:
         return {MARKERS_KEY: {"$contains" if node.present else "$not_contains": node.marker}}
     if isinstance(node, Bound):
         return {f"pv:{node.stat}:{node.path}": {f"${node.op}": node.value}}
+    if isinstance(node, Text):
+        raise text_match_unsupported(
+            "chroma", "Chroma tests substrings of documents only, never of metadata"
+        )
     if isinstance(node, AllOf):
         return {"$and": [_emit(child) for child in node.children]}
     if isinstance(node, AnyOf):

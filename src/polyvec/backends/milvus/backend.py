@@ -37,7 +37,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
-from polyvec.backends.base import ALL_FILTER_OPERATORS, Backend, Capabilities, CollectionSpec
+from polyvec.backends.base import (
+    ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
+    Backend,
+    Capabilities,
+    CollectionSpec,
+)
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.rows import MilvusRows
@@ -152,6 +158,15 @@ class MilvusBackend(MilvusRows, Backend):
         hybrid_fusions=frozenset(),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
+        filter_restrictions=(
+            (
+                "text_match",
+                "where it is negated (under `not`), since Milvus has no negated `like`, and "
+                "for a text holding a control character, which a Milvus string literal "
+                "cannot carry",
+            ),
+        ),
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),

@@ -10,7 +10,12 @@ second JSON field, ``pv``, laid out as objects so that every test is ``== 1`` or
 
     pv = {"h": {"k:page": 1, "n:page": 1},             markers
           "t": {"page": {"n:3": 1}},                    value tokens per field
-          "nmin": {"page": 3.0}, "nmax": {"page": 3.0}, "dmin": {...}, "dmax": {...}}
+          "nmin": {"page": 3.0}, "nmax": {"page": 3.0}, "dmin": {...}, "dmax": {...},
+          "x": {"lang": "\x1fen\x1f"}}                   strings, for text_match (``like``)
+
+``text_match`` is ``like "%…%"`` on ``x`` (``%``, ``_`` and ``\\`` escaped); it cannot be
+negated (milvus-lite has no ``not``, and ``like`` no negative form) and refuses a text
+with a control character.
 
     >>> from polyvec.filters import F
     >>> to_expr((F("page") >= 3) & (F("lang") != 'x" or 1==1 or "'))
@@ -40,11 +45,13 @@ from polyvec.backends.metaindex import (
     Flat,
     Marker,
     Node,
+    Text,
     Token,
     plan,
 )
+from polyvec.filters.rewrite import text_match_unsupported
 
-__all__ = ["NOTHING", "ids_expr", "pv_payload", "quote", "safe_key", "to_expr"]
+__all__ = ["NOTHING", "ids_expr", "like_pattern", "pv_payload", "quote", "safe_key", "to_expr"]
 
 NOTHING = "<polyvec: matches nothing>"
 """What :func:`to_expr` returns for a filter no row can match (never sent)."""
@@ -100,7 +107,25 @@ def pv_payload(flat: Flat) -> dict[str, Any]:
         values = getattr(flat, stat)
         if values:
             out[stat] = {safe_key(path): value for path, value in values.items()}
+    if flat.texts:
+        out["x"] = {safe_key(path): text for path, text in flat.texts.items()}
     return out
+
+
+def like_pattern(text: str) -> str:
+    """The ``like`` literal for "contains ``text``": ``%`` and ``_`` escaped, then quoted.
+
+    >>> print(like_pattern("50%_off"))
+    "%50\\\\%\\\\_off%"
+    """
+    if _UNSAFE.search(text):
+        raise text_match_unsupported(
+            "milvus",
+            f"the text {text!r} holds a control character, which a Milvus string literal "
+            "cannot carry",
+        )
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return quote("%" + escaped + "%")
 
 
 def _emit(node: Node) -> str:
@@ -111,6 +136,8 @@ def _emit(node: Node) -> str:
         return f'pv["h"][{quote(node.marker)}] {"==" if node.present else "!="} 1'
     if isinstance(node, Bound):
         return f'pv["{node.stat}"][{quote(node.path)}] {_OPS[node.op]} {number(node.value)}'
+    if isinstance(node, Text):
+        return f'pv["x"][{quote(node.path)}] like {like_pattern(node.text)}'
     if isinstance(node, AllOf):
         return "(" + " and ".join(_emit(child) for child in node.children) + ")"
     if isinstance(node, AnyOf):

@@ -31,6 +31,7 @@ from psycopg.types.json import Jsonb
 
 from polyvec.backends.base import (
     ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
     Backend,
     Capabilities,
     CollectionSpec,
@@ -113,6 +114,7 @@ class PgVectorBackend(Backend):
         hybrid_fusions=frozenset({"rrf", "convex"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),

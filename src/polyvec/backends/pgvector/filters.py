@@ -24,6 +24,10 @@ field ``k1.k2…``; ``d`` is the same path in the ``dates`` column, see ``codec`
                           element that does (jsonb orders numbers numerically)
 ``… datetime``            the same on ``d`` with instants
 ``exists``                ``x`` is neither JSON null nor ``[]``
+``text_match s``          ``x`` is a string with ``strpos(x, s) > 0``, or an array with
+                          such a string element (case-sensitive, by code point)
+``is_null``,              rewritten (:mod:`polyvec.filters.rewrite`) to ``exists`` /
+``contains_any/all``      ``OR`` / ``AND`` of ``contains``
 ``And`` / ``Or`` / ``Not``  ``AND`` (empty: TRUE) / ``OR`` (empty: FALSE) /
                           ``NOT COALESCE(…, FALSE)``
 ========================  ==========================================================
@@ -37,6 +41,7 @@ indexes on declared filterable keys can serve ``@>``.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from psycopg import sql
@@ -45,6 +50,7 @@ from psycopg.types.json import Jsonb
 from polyvec.backends.pgvector.codec import dump_json, epoch_us
 from polyvec.errors import FilterSyntaxError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, validate_field
+from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = ["Params", "field_path", "to_sql"]
 
@@ -143,13 +149,36 @@ def _exists(field: str, params: Params) -> sql.Composable:
 def _any_number(path: sql.Composable, test: sql.Composable) -> sql.Composable:
     """``path`` is a number passing ``test`` (e.g. ``> %(p3)s``), or an array with
     such an element (jsonb compares two numbers numerically)."""
-    on_scalar = sql.SQL("({} {})").format(path, test)
-    on_element = sql.SQL("(pv_e.v {})").format(test)
+    return _any_of_type(path, "number", lambda value: sql.SQL("({} {})").format(value, test))
+
+
+def _any_of_type(
+    path: sql.Composable, kind: str, test: Callable[[sql.Composable], sql.Composable]
+) -> sql.Composable:
+    """``path`` is a jsonb ``kind`` passing ``test(value)``, or an array with such an
+    element."""
     return sql.SQL(
-        "(CASE jsonb_typeof({path}) WHEN 'number' THEN {on_scalar} "
+        "(CASE jsonb_typeof({path}) WHEN {kind} THEN {on_scalar} "
         "WHEN 'array' THEN EXISTS (SELECT FROM jsonb_array_elements({path}) AS pv_e(v) "
-        "WHERE jsonb_typeof(pv_e.v) = 'number' AND {on_element}) ELSE FALSE END)"
-    ).format(path=path, on_scalar=on_scalar, on_element=on_element)
+        "WHERE jsonb_typeof(pv_e.v) = {kind} AND {on_element}) ELSE FALSE END)"
+    ).format(
+        path=path,
+        kind=sql.Literal(kind),
+        on_scalar=test(path),
+        on_element=test(sql.SQL("pv_e.v")),
+    )
+
+
+def _text_match(field: str, text: str, params: Params) -> sql.Composable:
+    if "\x00" in text:  # jsonb strings cannot hold NUL, so no value contains it
+        return FALSE
+    path = field_path("metadata", field, params)
+    wanted = params.add(text)
+    return _any_of_type(
+        path,
+        "string",
+        lambda value: sql.SQL("(strpos({} #>> '{{}}', {}) > 0)").format(value, wanted),
+    )
 
 
 def _range(field: str, op: Op, value: Any, params: Params) -> sql.Composable:
@@ -172,6 +201,10 @@ def _comparison(node: Comparison, params: Params) -> sql.Composable:
         return _contains(field, value, params)
     if op is Op.EXISTS:
         return _exists(field, params) if value else _not(_exists(field, params))
+    if op is Op.TEXT_MATCH:
+        return _text_match(field, value, params)
+    if op in REWRITTEN:
+        return to_sql(rewrite(node), params)
     if op.is_range:
         return _range(field, op, value, params)
     raise FilterSyntaxError(f"unknown filter operator {op!r}")  # pragma: no cover

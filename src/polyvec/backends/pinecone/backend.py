@@ -41,6 +41,7 @@ import numpy as np
 
 from polyvec.backends.base import (
     ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
     Backend,
     Capabilities,
     CollectionSpec,
@@ -104,7 +105,8 @@ class PineconeBackend(Backend):
         native_idf=False,
         hybrid_fusions=frozenset(),
         mmr=False,
-        filter_operators=ALL_FILTER_OPERATORS,
+        filter_operators=ALL_FILTER_OPERATORS - {"text_match"},
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot"}),

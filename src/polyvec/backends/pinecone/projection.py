@@ -48,6 +48,7 @@ from typing import Any, Union
 
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
 
 __all__ = [
     "IR",
@@ -287,6 +288,10 @@ class _Translator:
 
     def comparison(self, c: Comparison, neg: bool) -> IR:
         path, op = self.path(c), c.op
+        if op in REWRITTEN:
+            return self.node(rewrite(c), neg)
+        if op is Op.TEXT_MATCH:
+            raise text_match_unsupported(self.backend)
         if op in (Op.EQ, Op.NE):
             facet, text = self.scalar(c, c.value)
             return InSet(path, facet, (text,), neg != (op is Op.NE))

@@ -32,7 +32,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
-from polyvec.backends.base import ALL_FILTER_OPERATORS, Capabilities, CollectionSpec
+from polyvec.backends.base import (
+    ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
+    Capabilities,
+    CollectionSpec,
+)
 from polyvec.backends.qdrant._shared import (
     Layout,
     NativeFusion,
@@ -142,6 +147,7 @@ class QdrantEdgeBackend(QdrantBase):
         hybrid_fusions=frozenset({"rrf", "dbsf"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
@@ -149,7 +155,8 @@ class QdrantEdgeBackend(QdrantBase):
             "Qdrant's Rust engine in-process: the same filters, IDF and fusion as a server",
             "hybrid RRF/DBSF run in one query (two Prefetch); unequal weights, a fractional "
             "RRF k and DBSF over l2 are fused client-side (Qdrant's formulas differ there)",
-            "call optimize(collection) after a large ingest to build the HNSW index",
+            "no background optimizer in-process: Collection.optimize() (called by `polyvec "
+            "ingest`) merges segments and builds HNSW; until then new points are full-scanned",
         ),
     )
 

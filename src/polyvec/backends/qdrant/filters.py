@@ -22,6 +22,10 @@ polyvec                Qdrant
 ``gt`` … ``lte``       ``Range`` (numbers) / ``DatetimeRange`` (dates)
 ``exists``             ``must_not IsEmpty``: missing, ``null`` and ``[]`` are absent
 ``contains``           ``eq`` on ``P[]`` (list elements only) **and** ``eq`` on ``P``
+``text_match``         ``MatchSubstring``: case-sensitive substring of a string (any
+                       element of a list); needs a Qdrant with ``MatchSubstring``
+``is_null``,           rewritten (:mod:`polyvec.filters.rewrite`) to ``exists`` /
+``contains_any/all``   ``or`` / ``and`` of ``contains``
 ``and`` / ``or``       ``must`` / ``should``; empty ``or`` is ``must_not [Filter()]``
 ``not``                ``must_not``
 =====================  ===============================================================
@@ -39,6 +43,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
+from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = [
     "Builder",
@@ -63,6 +68,7 @@ class Builder(Protocol[C]):
 
     def match(self, path: str, value: str | int | bool) -> C: ...
     def match_any(self, path: str, values: list[str]) -> C: ...
+    def substring(self, path: str, text: str) -> C: ...
     def range(self, path: str, bounds: dict[str, float]) -> C: ...
     def datetime_range(self, path: str, bounds: dict[str, str]) -> C: ...
     def is_empty(self, path: str) -> C: ...
@@ -147,6 +153,10 @@ class _Translator(Generic[C]):
             return self.b.none_of([empty]) if c.value else empty
         if op is Op.CONTAINS:
             return self.b.all_of([self.eq(path + "[]", c.value, op), self.eq(path, c.value, op)])
+        if op is Op.TEXT_MATCH:
+            return self.b.substring(path, c.value)
+        if op in REWRITTEN:
+            return self.node(rewrite(c))
         if op.is_range:
             return self.range(path, op, c.value)
         raise UnsupportedFilterError(self.backend, op.value)
@@ -221,6 +231,9 @@ class _ClientBuilder:
     def match_any(self, path: str, values: list[str]) -> Any:
         return self.m.FieldCondition(key=path, match=self.m.MatchAny(any=values))
 
+    def substring(self, path: str, text: str) -> Any:
+        return self.m.FieldCondition(key=path, match=self.m.MatchSubstring(substring=text))
+
     def range(self, path: str, bounds: dict[str, float]) -> Any:
         return self.m.FieldCondition(key=path, range=self.m.Range(**bounds))
 
@@ -262,6 +275,9 @@ class _EdgeBuilder:
 
     def match_any(self, path: str, values: list[str]) -> Any:
         return self.e.FieldCondition(path, match=self.e.MatchAny(values))
+
+    def substring(self, path: str, text: str) -> Any:
+        return self.e.FieldCondition(path, match=self.e.MatchSubstring(text))
 
     def range(self, path: str, bounds: dict[str, float]) -> Any:
         return self.e.FieldCondition(path, range=self.e.RangeFloat(**bounds))

@@ -33,7 +33,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from polyvec.backends.base import Backend, Capabilities, CollectionSpec, ranked_hits
+from polyvec.backends.base import (
+    ALL_FILTER_OPERATORS,
+    REWRITTEN_FILTER_OPERATORS,
+    Backend,
+    Capabilities,
+    CollectionSpec,
+    ranked_hits,
+)
 from polyvec.backends.weaviate.connection import (
     Calls,
     collection_config,
@@ -111,6 +118,8 @@ class WeaviateBackend(NativeSearch, Backend):
         native_idf=False,
         hybrid_fusions=frozenset(),
         mmr=False,
+        filter_operators=ALL_FILTER_OPERATORS - {"text_match"},
+        filter_rewritten=REWRITTEN_FILTER_OPERATORS,
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),

@@ -1,7 +1,10 @@
 """LangChain's self-query language (``StructuredQuery``) to polyvec's filter AST.
 
-Import it from :mod:`polyvec.integrations.langchain`. Every comparator LangChain's
-query constructor can emit is translated exactly or refused:
+    >>> from langchain_core.structured_query import Comparator, Comparison
+    >>> from_langchain(Comparison(comparator=Comparator.CONTAIN, attribute="tags", value="x"))
+    Comparison(field='tags', op=<Op.CONTAINS: 'contains'>, value='x')
+
+Every comparator LangChain's query constructor can emit is translated exactly or refused:
 
 =============  ==========================================================
 LangChain      polyvec
@@ -11,13 +14,16 @@ LangChain      polyvec
 ``lt lte``     ``F(a) < v``, ``F(a) <= v``
 ``in nin``     ``F(a).is_in(vs)``, ``F(a).not_in(vs)``
 ``contain``    ``F(a).contains(v)`` (a list field holds ``v``)
-``like``       refused: ``FilterSyntaxError`` (no portable pattern match)
+``like``       refused: ``FilterSyntaxError`` (each store reads it differently)
 ``and or``     ``And``, ``Or``
 ``not``        ``Not`` (of the ``Or`` of its arguments when there are several)
 =============  ==========================================================
 
 Dates written by the query constructor (``{"date": "2024-05-01", "type": "date"}``)
 become datetimes, so range comparisons on dates work on every backend.
+
+Requires ``pip install 'polyvec[langchain]'``; importing this module imports
+``langchain_core`` (and raises :class:`~polyvec.errors.MissingDependencyError` without it).
 """
 
 from __future__ import annotations
@@ -30,20 +36,19 @@ try:
     from langchain_core.structured_query import (
         Comparator,
         Comparison,
+        Expr,
         Operation,
         Operator,
         StructuredQuery,
         Visitor,
     )
-except ImportError as exc:  # pragma: no cover - exercised without the extra
-    raise MissingDependencyError(
-        "langchain-core", "langchain", "the LangChain integration"
-    ) from exc
+except ImportError as exc:
+    raise MissingDependencyError("langchain-core", "langchain", "LangChain self-query") from exc
 
 from polyvec.filters import ast
 from polyvec.filters.ast import And, Filter, Not, Op, Or, parse_iso_datetime
 
-__all__ = ["PolyvecTranslator", "structured_query_to_filter"]
+__all__ = ["PolyvecTranslator", "from_langchain", "structured_query_to_filter"]
 
 _COMPARATORS: dict[str, Op] = {
     Comparator.EQ: Op.EQ,
@@ -97,9 +102,11 @@ class PolyvecTranslator(Visitor):
             return Or(args)
         if operation.operator == Operator.NOT:
             if not args:
-                raise FilterSyntaxError("self-query 'not' needs an argument")
+                raise FilterSyntaxError("self-query 'not' needs an argument: not(eq(...))")
             return Not(args[0] if len(args) == 1 else Or(args))
-        raise FilterSyntaxError(f"unknown self-query operator {operation.operator!r}")
+        raise FilterSyntaxError(
+            f"unknown self-query operator {operation.operator!r}: use and, or or not"
+        )
 
     def visit_comparison(self, comparison: Comparison) -> ast.Comparison:
         op = _COMPARATORS.get(comparison.comparator)
@@ -109,6 +116,11 @@ class PolyvecTranslator(Visitor):
                 f"{comparison.attribute!r} has no equivalent in polyvec's portable filter "
                 f"language: allow only {', '.join(_COMPARATORS)} in the "
                 "query constructor (allowed_comparators=PolyvecTranslator.allowed_comparators)"
+            )
+        if op.takes_list and not isinstance(comparison.value, (list, tuple)):
+            raise FilterValueError(
+                f"filter on {comparison.attribute!r}: the self-query comparator "
+                f"{op.value!r} takes a list of values, got {comparison.value!r}"
             )
         return ast.Comparison(comparison.attribute, op, _value(comparison.value))
 
@@ -120,9 +132,33 @@ class PolyvecTranslator(Visitor):
         return structured_query.query, {"filter": structured_query.filter.accept(self)}
 
 
-def structured_query_to_filter(structured_query: StructuredQuery) -> Filter | None:
-    """The filter of a ``StructuredQuery`` as a polyvec filter (``None`` if it has none)."""
-    if structured_query.filter is None:
+def from_langchain(query: StructuredQuery | Expr | None) -> Filter | None:
+    """A LangChain ``StructuredQuery`` (or one ``Comparison``/``Operation`` of it) as a
+    polyvec filter; ``None`` when there is no filter.
+
+    >>> from langchain_core.structured_query import (
+    ...     Comparator, Comparison, Operation, Operator, StructuredQuery)
+    >>> q = StructuredQuery("q", Operation(Operator.OR, [
+    ...     Comparison(Comparator.EQ, "a", 1), Comparison(Comparator.LT, "b", 2)]))
+    >>> from_langchain(q) == Or([ast.F("a") == 1, ast.F("b") < 2])
+    True
+    """
+    if query is None:
         return None
-    result: Filter = structured_query.filter.accept(PolyvecTranslator())
+    if isinstance(query, StructuredQuery):
+        query = query.filter
+        if query is None:
+            return None
+    if not isinstance(query, (Comparison, Operation)):
+        raise FilterSyntaxError(
+            f"from_langchain takes a StructuredQuery, Comparison or Operation, got "
+            f"{type(query).__name__} ({query!r})"
+        )
+    result: Filter = query.accept(PolyvecTranslator())
     return result
+
+
+def structured_query_to_filter(structured_query: StructuredQuery) -> Filter | None:
+    """The filter of a ``StructuredQuery`` as a polyvec filter (``None`` if it has none);
+    the same as :func:`from_langchain`."""
+    return from_langchain(structured_query)
