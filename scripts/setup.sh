@@ -14,7 +14,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip_install() { python -m pip install -q "$@" 2> >(grep -v "is ignored" >&2); }
 pip_install --upgrade pip
 pip_install "${POLYVEC_TORCH:-torch==2.13.0}"
-pip_install -e ".[all,test]"
+pip_install -e ".[all,test,docs]"
 python -c "import polyvec, torch, sentence_transformers, qdrant_client" \
   || { echo "setup failed: see the pip output above" >&2; exit 1; }
 echo "polyvec environment ready in .venv (torch $(python -c 'import torch; print(torch.__version__)'))"

@@ -11,4 +11,8 @@ export POLYVEC_REQUIRE="${POLYVEC_REQUIRE:-qdrant,pgvector,chroma,milvus}"
 ruff check src tests benchmarks scripts
 ruff format --check src tests benchmarks scripts
 mypy
+# the documentation site, built strictly (warnings fail) into a throwaway directory
+site_dir="$(mktemp -d)"
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir "$site_dir"
+rm -rf "$site_dir"
 python -m pytest -q -p no:cacheprovider "$@"
