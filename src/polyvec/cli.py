@@ -158,10 +158,12 @@ def _ingest(args: argparse.Namespace) -> int:
     loaded = time.perf_counter()
     coll.add(docs, batch_size=args.batch_size, progress=not args.no_progress)
     done = time.perf_counter()
+    coll.optimize()  # engines without a background optimizer index the new points now
+    indexed = time.perf_counter()
     print(
         f"ingested {len(docs)} chunks from {n_files} distinct files into {coll.name!r} "
-        f"({loaded - started:.1f}s reading, {done - loaded:.1f}s embedding+writing); "
-        f"collection now holds {coll.count()} chunks"
+        f"({loaded - started:.1f}s reading, {done - loaded:.1f}s embedding+writing, "
+        f"{indexed - done:.1f}s indexing); collection now holds {coll.count()} chunks"
     )
     coll.close()
     return 0
