@@ -3,13 +3,19 @@
 For each dataset (built by ``polyvec dataset``), on the ``test`` split:
 
 1. chunked (max over chunks) vs truncated documents, for BM25, dense and hybrid;
-2. polyvec configurations: BM25 only, dense only, hybrid RRF (the default,
-   ``RetrieverConfig()`` untouched), DBSF, convex, + MMR, + multi-query (pseudo-relevance
-   feedback), + rerank (code path only: an untrained cross-encoder head);
-3. sensitivity: RRF k and convex alpha swept on ``dev`` and ``test``; the value best on
-   ``dev`` is reported on ``test``;
-4. the peers (``benchmarks/peers.py``) on the same chunks, model and BM25 settings;
+2. sensitivity: RRF k and convex alpha swept on ``dev`` and ``test``; the value best on
+   ``dev`` is reported on ``test`` and joins the configurations below;
+3. polyvec configurations: BM25 only, dense only, hybrid RRF (the default,
+   ``RetrieverConfig()`` untouched), DBSF, convex, RRF and convex at the values chosen
+   on ``dev``, + MMR, + multi-query (pseudo-relevance feedback), + rerank (code path
+   only: an untrained cross-encoder head);
+4. the peers (``benchmarks/peers.py``) on the same units, model and BM25 settings;
 5. the default hybrid configuration on every backend that starts here.
+
+Steps 2–5 run on the units of ``--doc-mode``: ``chunks`` (default; max over chunks) or
+``truncate`` (one unit per document, polyvec's default: the model embeds the first
+window, BM25 the whole text). Both modes write the same sections; ``truncate`` writes
+``quality-<dataset>-truncate.*`` so that the two runs sit side by side.
 
 ::
 
@@ -17,6 +23,8 @@ For each dataset (built by ``polyvec dataset``), on the ``test`` split:
     polyvec dataset pydocs .data/datasets/pydocs
     python -m benchmarks.bench_quality .data/datasets/manpages .data/datasets/pydocs \\
         --out docs/benchmarks
+    python -m benchmarks.bench_quality .data/datasets/manpages --doc-mode truncate \\
+        --backends --out docs/benchmarks
 
 Writes ``quality-<dataset>.md``, ``.json`` and ``.png`` under ``--out``.
 """
@@ -49,7 +57,7 @@ from polyvec.evaluation import (
 )
 from polyvec.evaluation.evaluate import feedback_tools, unit_depth
 from polyvec.evaluation.metrics import paired_test, per_query
-from polyvec.evaluation.runner import QueryEmbedderSplit, Searcher, time_searchers
+from polyvec.evaluation.runner import DocMode, QueryEmbedderSplit, Searcher, time_searchers
 from polyvec.evaluation.specs import build_config, parse_spec
 from polyvec.fusion import RRF, Convex, Fusion
 
@@ -77,6 +85,8 @@ def sweep(
     """RRF k and convex alpha: test nDCG@10 per value, and the dev-chosen value on test."""
     fusions: dict[str, Fusion] = {f"rrf k={v}": RRF(k=v) for v in RRF_KS}
     fusions.update({f"convex alpha={a}": Convex(alpha=a) for a in ALPHAS})
+    specs = {f"rrf k={v}": f"rrf:k={v}" for v in RRF_KS}
+    specs.update({f"convex alpha={a}": f"convex:alpha={a}" for a in ALPHAS})
     on_dev = {r.name: r.metrics["ndcg@10"] for r in fusion_sweep(coll, dev, fusions, k=k)}
     on_test = {r.name: r.metrics["ndcg@10"] for r in fusion_sweep(coll, test, fusions, k=k)}
     lines = ["| fusion | dev nDCG@10 | test nDCG@10 |", "| --- | ---: | ---: |"]
@@ -87,6 +97,7 @@ def sweep(
         best = max(names, key=lambda n: on_dev[n])
         spread = max(on_test[n] for n in names) - min(on_test[n] for n in names)
         summary[f"{family}_best_on_dev"] = best
+        summary[f"{family}_spec"] = specs[best]
         summary[f"{family}_test_at_best"] = on_test[best]
         summary[f"{family}_test_spread"] = spread
         lines.append(
@@ -174,7 +185,7 @@ def peers_only(path: str, args: argparse.Namespace) -> None:
     base = default_embedder()
     cached = CachedEmbedder(base, directory=args.cache)
     embedder = QueryEmbedderSplit(cached, cached)
-    options = IngestOptions(doc_mode="chunks")
+    options = IngestOptions(doc_mode=args.doc_mode)
     builders = peer_searchers(units(test, options), unit_depth(options, 100), cached, embedder)
     found = {n: (b(), None) for n, b in builders.items() if args.peers_only in n}
     results = quality(found, test)  # type: ignore[arg-type]
@@ -186,7 +197,8 @@ def peers_only(path: str, args: argparse.Namespace) -> None:
         r.latencies = times[r.name]
     table = markdown_table(results)
     print(table)
-    out = Path(args.out) / f"quality-{test.name}-peers.md"
+    suffix = "" if args.doc_mode == "chunks" else f"-{args.doc_mode}"
+    out = Path(args.out) / f"quality-{test.name}{suffix}-peers.md"
     out.write_text(f"{test.summary()}\n\n{table}\n", encoding="utf-8")
 
 
@@ -202,18 +214,24 @@ def run_dataset(path: str, args: argparse.Namespace) -> dict[str, Any]:
     record: dict[str, Any] = {"dataset": test.summary()}
 
     # 1. chunks vs truncation -----------------------------------------------------------
-    per_mode: dict[str, list[RunResult]] = {}
-    for mode in ("truncate", "chunks"):
-        opts = IngestOptions(doc_mode=mode)
-        coll = ingest(test, args.url, embedder=embedder, options=opts)
-        log(f"{mode}: {coll.count()} units")
-        specs = ["bm25", "dense", "hybrid"] if mode == "truncate" else list(CONFIGS)
-        found = config_searchers(coll, test, opts, specs, unit_depth(opts, 100))
-        per_mode[mode] = quality(found, test)
-        if mode == "chunks":
-            chunks_coll, searchers = coll, found
-        else:
-            coll.close()
+    mode: DocMode = args.doc_mode
+    other: DocMode = "chunks" if mode == "truncate" else "truncate"
+    options = IngestOptions(doc_mode=mode)
+    k = unit_depth(options, 100)
+    opts = IngestOptions(doc_mode=other)
+    coll = ingest(test, args.url, embedder=embedder, options=opts)
+    log(f"{other}: {coll.count()} units")
+    found = config_searchers(coll, test, opts, ["bm25", "dense", "hybrid"], unit_depth(opts, 100))
+    per_mode = {other: quality(found, test)}
+    coll.close()
+    main_coll = ingest(test, args.url, embedder=embedder, options=options)
+    log(f"{mode}: {main_coll.count()} units")
+
+    # 2. sensitivity (chosen on dev; the chosen values join the configurations) --------
+    lines, summary = sweep(main_coll, dev, test, k)
+    specs = [*CONFIGS[:5], summary["rrf_spec"], summary["convex_spec"], *CONFIGS[5:]]
+    searchers = config_searchers(main_coll, test, options, specs, k)
+    per_mode[mode] = quality(searchers, test)
     md += ["### Chunked (max over chunks) vs truncated documents\n"]
     md += [
         "| configuration | truncate nDCG@10 | chunks nDCG@10 | Δ |",
@@ -223,12 +241,10 @@ def run_dataset(path: str, args: argparse.Namespace) -> dict[str, Any]:
         a = next(r for r in per_mode["truncate"] if r.name == name).metrics["ndcg@10"]
         b = next(r for r in per_mode["chunks"] if r.name == name).metrics["ndcg@10"]
         md.append(f"| {name} | {a:.3f} | {b:.3f} | {b - a:+.3f} |")
-    record["truncate"] = [r.as_dict() for r in per_mode["truncate"]]
+    record[other] = [r.as_dict() for r in per_mode[other]]
 
-    # 2. + 4. polyvec configurations and peers ----------------------------------------
-    options = IngestOptions(doc_mode="chunks")
-    k = unit_depth(options, 100)
-    results = list(per_mode["chunks"])
+    # 3. + 4. polyvec configurations and peers ----------------------------------------
+    results = list(per_mode[mode])
     if not args.no_peers:
         for name, build in peer_searchers(units(test, options), k, cached, embedder).items():
             try:
@@ -261,7 +277,8 @@ def run_dataset(path: str, args: argparse.Namespace) -> dict[str, Any]:
     pvals = paired_test(
         test.qrels, {n: by_name[n].run for n in ("bm25", "dense", "hybrid")}, "ndcg@10"
     )
-    md += ["\n### Configurations and peers (chunks, max over chunks)\n", markdown_table(results)]
+    label = "chunks, max over chunks" if mode == "chunks" else "truncated documents"
+    md += [f"\n### Configurations and peers ({label})\n", markdown_table(results)]
     md += [f"- {r.name}: {r.notes}" for r in results if r.notes]
     legs = [per_query(test.qrels, by_name[n].run) for n in ("bm25", "dense")]
     oracle = sum(max(a, legs[1][q]) for q, a in legs[0].items()) / len(legs[0])
@@ -278,12 +295,14 @@ def run_dataset(path: str, args: argparse.Namespace) -> dict[str, Any]:
         f"(paired t-test p vs bm25 / dense: "
         f"{pvals['hybrid']['bm25']:.2g} / {pvals['hybrid']['dense']:.2g})."
     )
+    versus = best_versus_peers(test, results)
+    if versus:
+        md += ["", *versus]
+    suffix = "" if mode == "chunks" else f"-{mode}"
     out = Path(args.out)
-    report = EvalReport(f"{test.name} [test]", {"dataset": test.summary()}, results)
-    report.plot(out / f"quality-{test.name}.png")
+    report = EvalReport(f"{test.name} [test, {mode}]", {"dataset": test.summary()}, results)
+    report.plot(out / f"quality-{test.name}{suffix}.png")
 
-    # 3. sensitivity -------------------------------------------------------------------
-    lines, summary = sweep(chunks_coll, dev, test, k)
     md += ["\n### Fusion sensitivity (RRF k, convex alpha)\n", *lines]
 
     # 5. backends ----------------------------------------------------------------------
@@ -294,12 +313,40 @@ def run_dataset(path: str, args: argparse.Namespace) -> dict[str, Any]:
         md += ["\n### Default hybrid on each backend\n", markdown_table(others)]
         md += [f"- {r.name}: {r.notes}" for r in others]
         record["backends"] = [r.as_dict() for r in others]
-    chunks_coll.close()
+    main_coll.close()
     record.update(report.as_dict(), gain_over_best_leg=gain, p_values=pvals, sweep=summary)
-    (out / f"quality-{test.name}.md").write_text("\n".join(md) + "\n", encoding="utf-8")
-    (out / f"quality-{test.name}.json").write_text(json.dumps(record, indent=2) + "\n")
+    record["doc_mode"] = mode
+    (out / f"quality-{test.name}{suffix}.md").write_text("\n".join(md) + "\n", encoding="utf-8")
+    (out / f"quality-{test.name}{suffix}.json").write_text(json.dumps(record, indent=2) + "\n")
     print("\n".join(md), flush=True)
     return record
+
+
+def best_versus_peers(test: BeirDataset, results: Sequence[RunResult]) -> list[str]:
+    """polyvec's best configuration (on every query) against each peer: nDCG@10
+    difference, paired t-test p, and p50 ratio; an empty list when no peer ran."""
+    peers = [r for r in results if r.name.startswith("peer:")]
+    ours = [r for r in results if not r.name.startswith("peer:") and "first" not in r.notes]
+    if not peers or not ours:
+        return []
+    best = max(ours, key=lambda r: r.metrics["ndcg@10"])
+    runs = {r.name: r.run for r in [best, *peers]}
+    pvals = paired_test(test.qrels, runs, "ndcg@10")[best.name]
+    lines = [
+        f"polyvec's best configuration here, **{best.name}** "
+        f"(nDCG@10 {best.metrics['ndcg@10']:.3f}, p50 {best.p50_ms:.1f} ms), vs each peer:\n",
+        "| peer | peer nDCG@10 | Δ (best − peer) | paired t-test p | peer p50 ÷ best p50 |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in peers:
+        delta = best.metrics["ndcg@10"] - r.metrics["ndcg@10"]
+        p = pvals[r.name]
+        shown = "– (same per query)" if p != p else f"{p:.2g}"  # NaN: no difference at all
+        lines.append(
+            f"| {r.name.removeprefix('peer: ')} | {r.metrics['ndcg@10']:.3f} | {delta:+.3f} "
+            f"| {shown} | {r.p50_ms / best.p50_ms:.2f}× |"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -312,6 +359,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=1, help="torch threads (shared CPU: 1)")
     ap.add_argument("--cache", default=".data/embcache", help="document embedding cache")
     ap.add_argument("--out", default="docs/benchmarks", help="where results go")
+    ap.add_argument(
+        "--doc-mode",
+        choices=("chunks", "truncate"),
+        default="chunks",
+        help="units for the configurations, peers, sweep and backends (the other mode "
+        "runs bm25/dense/hybrid only, for the chunks-vs-truncation table)",
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--peers-only", default=None, metavar="SUBSTR", help="only these peers")
     ap.add_argument("--latency-queries", type=int, default=50, help="queries timed per system")

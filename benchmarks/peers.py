@@ -15,7 +15,9 @@ polyvec does); document embeddings come from the shared disk cache.
   vectors as its sparse embedding; Qdrant's RRF);
 * LlamaIndex ``QueryFusionRetriever`` (``relative_score`` and ``reciprocal_rerank``,
   one query, no LLM) over a ``VectorStoreIndex`` retriever and a BM25 retriever on
-  bm25s (llama-index-retrievers-bm25 does exactly that, but pins PyStemmer<3).
+  bm25s (llama-index-retrievers-bm25 does exactly that, but pins PyStemmer<3). Its nodes
+  embed their text alone: LlamaIndex's default would prefix each with the harness's
+  metadata (``doc_id: <page name>``), handing it the page name in every chunk.
 """
 
 from __future__ import annotations
@@ -165,7 +167,19 @@ def llamaindex_fusion(
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
             return documents.embed_documents(texts).tolist()  # type: ignore[no-any-return]
 
-    nodes = [TextNode(text=u.text, id_=str(u.id), metadata=dict(u.metadata)) for u in units]
+    # the metadata is the harness's bookkeeping (doc_id, chunk index): keep it out of the
+    # embedded text, which LlamaIndex otherwise prefixes with it ("doc_id: ls\n\n…"),
+    # so that every system embeds the same text (and the document cache applies)
+    nodes = [
+        TextNode(
+            text=u.text,
+            id_=str(u.id),
+            metadata=dict(u.metadata),
+            excluded_embed_metadata_keys=list(u.metadata),
+            excluded_llm_metadata_keys=list(u.metadata),
+        )
+        for u in units
+    ]
     embed = PolyvecEmbedding(model_name="all-MiniLM-L6-v2", embed_batch_size=256)
     Settings.embed_model = embed
     index = VectorStoreIndex(nodes, embed_model=embed, show_progress=False)
