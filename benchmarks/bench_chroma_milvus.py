@@ -29,17 +29,16 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
 import tempfile
-import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmarks.corpus import passages
+from benchmarks.timing import p50_p95, race, timed
 from polyvec import Document
 from polyvec.backends.registry import open_backend
 from polyvec.collection import Collection
@@ -91,31 +90,13 @@ def _lc_sparse(bm25: BM25, stats: CorpusStats) -> Any:
     return PolyvecBM25()
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
-def _race(fns: dict[str, Callable[[str], Any]], queries: Sequence[str]) -> dict[str, list[float]]:
-    runs: dict[str, list[float]] = {name: [] for name in fns}
-    for q in queries[:10]:  # warm up every contender
-        for fn in fns.values():
-            fn(q)
-    for q in queries:  # interleaved: load on a shared machine hits every contender alike
-        for name, fn in fns.items():
-            runs[name].append(_timed(lambda fn=fn, q=q: fn(q)))
-    return runs
-
-
 def _report(title: str, runs: dict[str, list[float]], ingest: dict[str, float], n: int) -> None:
     print(f"\n### {title}\n")
     print("| hybrid query | p50 ms | p95 ms | p50 ÷ polyvec p50 |")
     print("| --- | ---: | ---: | ---: |")
-    base = statistics.median(next(iter(runs.values())))
+    base = p50_p95(next(iter(runs.values())))[0]
     for name, samples in runs.items():
-        ordered = sorted(samples)
-        p50, p95 = statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
+        p50, p95 = p50_p95(samples)
         print(f"| {name} | {p50 * 1e3:.2f} | {p95 * 1e3:.2f} | {p50 / base:.2f}× |")
     print("\n| ingest | docs/s | time ÷ polyvec time |")
     print("| --- | ---: | ---: |")
@@ -134,12 +115,12 @@ def bench_chroma(texts: list[str], queries: list[str], table: dict[str, np.ndarr
     coll = Collection(open_backend(f"chroma+local://{tmp / 'pv-chroma'}"), "bench",
                       embedder=Lookup(table))  # fmt: skip
     gc.collect()
-    t_pv = _timed(lambda: coll.add(docs, progress=False))
+    t_pv = timed(lambda: coll.add(docs, progress=False))
     lc_emb = _lc_embeddings(table)
     store = Chroma("bench", lc_emb, persist_directory=str(tmp / "lc-chroma"),
                    collection_metadata={"hnsw:space": "cosine"})  # fmt: skip
     gc.collect()
-    t_lc = _timed(lambda: store.add_texts(texts, [{"n": i} for i in range(len(texts))],
+    t_lc = timed(lambda: store.add_texts(texts, [{"n": i} for i in range(len(texts))],
                                           ids=[str(i) for i in range(len(texts))]))  # fmt: skip
     bm25_retriever = BM25Retriever.from_texts(texts, [{"n": i} for i in range(len(texts))], k=depth)
     ensemble = EnsembleRetriever(
@@ -156,7 +137,7 @@ def bench_chroma(texts: list[str], queries: list[str], table: dict[str, np.ndarr
             q, k=k
         ),
     }
-    runs = _race(fns, queries)
+    runs = race(fns, queries)
     _report(f"Chroma (embedded), {len(texts)} passages, {len(queries)} queries", runs,
             {"polyvec Collection.add": t_pv, "langchain-chroma add_texts": t_lc},
             len(texts))  # fmt: skip
@@ -172,7 +153,7 @@ def bench_milvus(texts: list[str], queries: list[str], table: dict[str, np.ndarr
     url = f"milvus+lite://{tmp / 'pv-milvus.db'}"
     coll = Collection(open_backend(url), "bench", embedder=Lookup(table))
     gc.collect()
-    t_pv = _timed(lambda: coll.add(docs, progress=False))
+    t_pv = timed(lambda: coll.add(docs, progress=False))
     native = Collection(open_backend(url, native_hybrid=True), "bench", embedder=Lookup(table))
     stats = CorpusStats()
     stats.add_many(coll.bm25.term_counts_many(texts))
@@ -190,7 +171,7 @@ def bench_milvus(texts: list[str], queries: list[str], table: dict[str, np.ndarr
     # connects for it: register the connection it expects (what its users must do too)
     connections.connect(alias=store.alias, uri=str(tmp / "lc-milvus.db"))
     gc.collect()
-    t_lc = _timed(lambda: store.add_texts(texts, [{"n": i} for i in range(len(texts))]))
+    t_lc = timed(lambda: store.add_texts(texts, [{"n": i} for i in range(len(texts))]))
     retriever, native_retriever = (
         coll.retriever(candidates=depth),
         native.retriever(candidates=depth),
@@ -211,7 +192,7 @@ def bench_milvus(texts: list[str], queries: list[str], table: dict[str, np.ndarr
         "polyvec native_hybrid=True (Milvus RRFRanker)": lambda q: native_retriever.search(q, k=k),
         "langchain-milvus hybrid (RRFRanker)": lc_query,
     }
-    runs = _race(fns, queries)
+    runs = race(fns, queries)
     _report(f"Milvus (Milvus Lite 2.5.1), {len(texts)} passages, {len(queries)} queries", runs,
             {"polyvec Collection.add": t_pv, "langchain-milvus add_texts": t_lc},
             len(texts))  # fmt: skip

@@ -23,22 +23,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from benchmarks.corpus import passages
+from benchmarks.timing import p50_p95, race
 from polyvec import Collection, Document
 from polyvec.backends.registry import open_backend
 from polyvec.embeddings import default_embedder
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -91,16 +85,10 @@ def main() -> None:
             "engine": lambda q: shard.query(requests[q]),
             "polyvec": lambda q: retriever.search(q, k=args.k),
         }
-        for q in queries[:10]:
-            for fn in fns.values():
-                fn(q)
-        runs: dict[str, list[float]] = {name: [] for name in fns}
-        for q in queries:
-            for name, fn in fns.items():
-                runs[name].append(_timed(lambda fn=fn, q=q: fn(q)))
+        runs = race(fns, queries)
 
-    p50 = {name: statistics.median(s) for name, s in runs.items()}
-    p95 = {name: sorted(s)[int(0.95 * (len(s) - 1))] for name, s in runs.items()}
+    p50 = {name: p50_p95(s)[0] for name, s in runs.items()}
+    p95 = {name: p50_p95(s)[1] for name, s in runs.items()}
     per_query = statistics.median(
         pv / (e + g) for pv, e, g in zip(runs["polyvec"], runs["embed"], runs["engine"])
     )

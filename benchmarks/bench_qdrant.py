@@ -17,14 +17,12 @@ from __future__ import annotations
 
 import argparse
 import gc
-import statistics
-import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from benchmarks.corpus import passages
+from benchmarks.timing import p50_p95, race, timed
 from polyvec import Collection, Document
 from polyvec.backends.registry import open_backend
 from polyvec.embeddings import default_embedder
@@ -56,17 +54,6 @@ def _lc_adapters(model: Any, bm25: BM25, stats: CorpusStats) -> tuple[Any, Any]:
             return SparseVector(indices=list(v.indices), values=list(v.values))
 
     return STEmbeddings(), BM25Sparse()
-
-
-def _percentiles(samples: Sequence[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    return statistics.median(ordered), ordered[int(0.95 * (len(ordered) - 1))]
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def main() -> None:
@@ -110,9 +97,9 @@ def main() -> None:
     for start in range(0, len(docs), args.round):
         part = docs[start : start + args.round]
         gc.collect()
-        t_pv += _timed(lambda part=part: coll.add(part, progress=False))
+        t_pv += timed(lambda part=part: coll.add(part, progress=False))
         gc.collect()
-        t_lc += _timed(
+        t_lc += timed(
             lambda part=part: lc_store.add_texts(
                 [d.text for d in part], metadatas=[dict(d.metadata) for d in part]
             )
@@ -174,22 +161,16 @@ def main() -> None:
     # same answers from polyvec and the hand-written client code (a sanity check)
     same = sum([h.id for h in pv_query(q)] == [p.id for p in raw_query(q)] for q in queries[:20])
 
-    runs: dict[str, list[float]] = {"polyvec": [], "qdrant-client": [], "langchain-qdrant": []}
     fns = {"polyvec": pv_query, "qdrant-client": raw_query, "langchain-qdrant": lc_query}
-    for q in queries[:10]:  # warm up all three
-        for fn in fns.values():
-            fn(q)
-    for q in queries:  # interleaved, so drift on a shared machine hits all alike
-        for name, fn in fns.items():
-            runs[name].append(_timed(lambda fn=fn, q=q: fn(q)))
+    runs = race(fns, queries)  # interleaved, so drift on a shared machine hits all alike
 
     print(f"\n## Qdrant (qdrant-client local mode), {len(texts)} passages, {len(queries)} queries")
     print(f"polyvec and hand-written qdrant-client agree on {same}/20 top-{args.k} lists\n")
     print("| hybrid query | p50 ms | p95 ms | polyvec p50 ÷ this p50 |")
     print("| --- | ---: | ---: | ---: |")
-    base = _percentiles(runs["polyvec"])[0]
+    base = p50_p95(runs["polyvec"])[0]
     for name, samples in runs.items():
-        p50, p95 = _percentiles(samples)
+        p50, p95 = p50_p95(samples)
         print(f"| {name} | {p50 * 1e3:.2f} | {p95 * 1e3:.2f} | {base / p50:.3f}× |")
     print("\n| ingest | docs/s | polyvec speed-up |")
     print("| --- | ---: | ---: |")

@@ -40,6 +40,7 @@ import numpy as np
 
 from benchmarks.bench_mmr import best_of
 from benchmarks.corpus import passages
+from benchmarks.timing import race
 from polyvec import Collection, Document, RetrieverConfig
 from polyvec.backends.registry import open_backend
 from polyvec.types import Hit
@@ -70,18 +71,6 @@ def unit_vectors(n: int, seed: int) -> np.ndarray:
 def pct(samples: Sequence[float]) -> tuple[float, float]:
     ordered = sorted(samples)
     return 1e3 * statistics.median(ordered), 1e3 * ordered[round(0.95 * (len(ordered) - 1))]
-
-
-def interleaved(fns: dict[str, Callable[[int], Any]], n: int) -> dict[str, list[float]]:
-    for fn in fns.values():
-        fn(0)
-    out: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(n):
-        for name, fn in fns.items():
-            t = time.perf_counter()
-            fn(i)
-            out[name].append(time.perf_counter() - t)
-    return out
 
 
 def collection(url: str, texts: Sequence[str], vectors: np.ndarray) -> tuple[Collection, float]:
@@ -118,7 +107,7 @@ def bench_bm25(texts: Sequence[str], queries: Sequence[str], tmp: Path) -> list[
         colls.append(coll)
         retriever = coll.retriever(RetrieverConfig(mode="sparse"))
         fns[f"polyvec BM25 leg, {label}"] = lambda i, r=retriever: r.search(queries[i], k=10)
-    times = interleaved(fns, len(queries))
+    times = race(fns, range(len(queries)), warmup=1)
     for c in colls:
         c.close()
     base = statistics.median(times["bm25s"])
@@ -176,7 +165,9 @@ def bench_rerank(texts: Sequence[str], queries: Sequence[str], per_query: int) -
         pairs = [(queries[i], h.document.text) for h in hits[i]]
         return model.predict(pairs, batch_size=32, show_progress_bar=False)
 
-    times = interleaved({"CrossEncoder.predict": theirs, "polyvec rerank": ours}, len(queries))
+    times = race(
+        {"CrossEncoder.predict": theirs, "polyvec rerank": ours}, range(len(queries)), warmup=1
+    )
     a, b = sum(times["CrossEncoder.predict"]), sum(times["polyvec rerank"])
     n_pairs = len(queries) * per_query
     return [
@@ -283,7 +274,7 @@ def bench_backends(
             }
             if raw is not None:
                 fns["raw"] = lambda i, raw=raw: raw(queries[i])
-            times = interleaved(fns, n_queries)
+            times = race(fns, range(n_queries), warmup=1)
             p50, p95 = pct(times["pv"])
             if raw is not None:
                 r50, r95 = pct(times["raw"])

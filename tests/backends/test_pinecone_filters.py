@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from polyvec.backends.base import CollectionSpec
 from polyvec.backends.pinecone.filters import NEVER, to_pinecone_filter
-from polyvec.backends.pinecone.projection import canon_instant, canon_number, project
+from polyvec.backends.projection import canon_instant, canon_number, project
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters import F, Filter
 from polyvec.filters.ast import And, Comparison, Op, Or
@@ -186,11 +186,13 @@ def test_projection_facets() -> None:
     assert canon_instant(dt.datetime(5, 6, 7, 1, tzinfo=plus2)) == "0005-06-06T23:00:00.000000Z"
 
 
-@pytest.mark.parametrize("name", ["projection", "filters", "codec", "url"])
+@pytest.mark.parametrize(
+    "name", ["projection", "pinecone.filters", "pinecone.codec", "pinecone.url"]
+)
 def test_docstring_examples(name: str) -> None:
     import doctest
     import importlib
 
-    module = importlib.import_module(f"polyvec.backends.pinecone.{name}")
+    module = importlib.import_module(f"polyvec.backends.{name}")
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

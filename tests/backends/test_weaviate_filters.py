@@ -116,7 +116,7 @@ def test_a_translation_that_ignores_null_is_caught(monkeypatch: pytest.MonkeyPat
     """Mutation check: a negated comparison written as the opposite comparison (false
     where the property is null, unlike the evaluator) must fail the table above."""
     import polyvec.backends.weaviate.filters as wf
-    from polyvec.backends.pinecone.projection import Cmp
+    from polyvec.backends.projection import Cmp
 
     real = wf._leaf
     flipped = {"gt": "less_or_equal", "gte": "less_than", "lt": "greater_or_equal"}

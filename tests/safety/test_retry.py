@@ -163,6 +163,31 @@ def _docs(start: int, n: int, dim: int = 16) -> list[Document]:
     ]  # fmt: skip
 
 
+def _ingest_in_background(
+    backend: RetryingBackend, batches: list[list[Document]]
+) -> tuple[threading.Thread, list[int], list[BaseException]]:
+    """Upsert ``batches`` into ``kb`` in a thread and return once five are acknowledged
+    (or after 60 s): the thread, the acknowledged batch numbers (growing) and the error
+    the ingest ended with, if any."""
+    acked: list[int] = []
+    errors: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            for number, batch in enumerate(batches):
+                backend.upsert("kb", batch)
+                acked.append(number)
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=ingest)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while len(acked) < 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return worker, acked, errors
+
+
 @pytest.mark.chroma
 @pytest.mark.slow
 def test_ingest_survives_chroma_server_killed_and_restarted(tmp_path):
@@ -180,22 +205,7 @@ def test_ingest_survives_chroma_server_killed_and_restarted(tmp_path):
     )
     backend.create_collection(CollectionSpec("kb", 16))
     batches = [_docs(i * 20, 20) for i in range(30)]
-    acked: list[int] = []
-    errors: list[BaseException] = []
-
-    def ingest() -> None:
-        try:
-            for number, batch in enumerate(batches):
-                backend.upsert("kb", batch)
-                acked.append(number)
-        except BaseException as exc:
-            errors.append(exc)
-
-    worker = threading.Thread(target=ingest)
-    worker.start()
-    deadline = time.monotonic() + 60
-    while len(acked) < 5 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    worker, _, errors = _ingest_in_background(backend, batches)
     server.kill()
     time.sleep(0.5)  # the server is down for a while: writes fail and are retried
     server = start_server(tmp_path / "srv", port=port)
@@ -239,22 +249,7 @@ def test_ingest_survives_postgres_crashed_and_restarted():
     try:
         backend.create_collection(CollectionSpec("kb", 16))
         batches = [_docs(i * 50, 50) for i in range(30)]
-        acked: list[int] = []
-        errors: list[BaseException] = []
-
-        def ingest() -> None:
-            try:
-                for number, batch in enumerate(batches):
-                    backend.upsert("kb", batch)
-                    acked.append(number)
-            except BaseException as exc:
-                errors.append(exc)
-
-        worker = threading.Thread(target=ingest)
-        worker.start()
-        deadline = time.monotonic() + 60
-        while len(acked) < 5 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        worker, acked, errors = _ingest_in_background(backend, batches)
         assert 5 <= len(acked) < len(batches), "the crash must come mid-ingest"
         server.crash()
         time.sleep(2.0)  # down for longer than the pool waits: writes fail and are retried

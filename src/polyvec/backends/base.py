@@ -20,6 +20,7 @@ the logic is written once; a backend with a native async client may override the
 from __future__ import annotations
 
 import asyncio
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from polyvec.errors import ConfigurationError
+from polyvec.errors import ConfigurationError, InputError
 from polyvec.filters.ast import Filter, Op
 from polyvec.filters.rewrite import REWRITTEN
 from polyvec.fusion import Fusion
@@ -42,6 +43,8 @@ __all__ = [
     "Distance",
     "FilterSupport",
     "ranked_hits",
+    "require_ids_or_filter",
+    "state_json",
 ]
 
 Distance = Literal["cosine", "dot", "l2"]
@@ -330,3 +333,22 @@ def ranked_hits(scored: Sequence[tuple[Document, float]], kind: Any, leg: Any) -
         Hit(doc, float(score), kind, sources=(Source(leg, rank, float(score), kind),))
         for rank, (doc, score) in enumerate(scored, start=1)
     ]
+
+
+def require_ids_or_filter(ids: Sequence[DocId] | None, filter: Filter | None) -> None:
+    """Raise ``ConfigurationError`` unless exactly one of ``ids`` and ``filter`` is given
+    (what :meth:`Backend.delete` takes)."""
+    if (ids is None) == (filter is None):
+        raise ConfigurationError("delete() takes ids=... or filter=..., exactly one of them")
+
+
+def state_json(state: Mapping[str, Any]) -> str:
+    """polyvec's collection state as JSON text (``InputError`` if it is not JSON).
+
+    >>> state_json({"n_docs": 3})
+    '{"n_docs": 3}'
+    """
+    try:
+        return json.dumps(dict(state))
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"polyvec state must be JSON: {exc}") from exc

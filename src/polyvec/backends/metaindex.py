@@ -118,7 +118,7 @@ def plain_metadata(value: Any, where: str, *, int64: bool = False) -> Any:
     if isinstance(value, (list, tuple)):
         return [plain_metadata(x, f"{where}[{i}]", int64=int64) for i, x in enumerate(value)]
     raise InputError(
-        f"{where} is a {type(value).__name__} ({value!r:.60}), which metadata cannot hold: "
+        f"{where} is a {type(value).__name__} ({value!r:.60}), which polyvec cannot store: "
         "convert it to a str, a number, a bool, a list or a dict"
     )
 

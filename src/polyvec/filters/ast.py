@@ -39,6 +39,7 @@ from typing import Any, NoReturn, Union
 from polyvec.errors import FilterSyntaxError, FilterValueError
 
 __all__ = [
+    "SYMBOL_OPS",
     "And",
     "Comparison",
     "F",
@@ -87,6 +88,19 @@ class Op(str, enum.Enum):
     def takes_flag(self) -> bool:
         """``exists`` and ``is_null``: their value is ``True`` or ``False``."""
         return self in (Op.EXISTS, Op.IS_NULL)
+
+
+SYMBOL_OPS: dict[str, Op] = {
+    "==": Op.EQ,
+    "!=": Op.NE,
+    ">": Op.GT,
+    ">=": Op.GTE,
+    "<": Op.LT,
+    "<=": Op.LTE,
+    "in": Op.IN,
+}
+"""The operators framework filters spell as symbols, alike in LlamaIndex and Haystack
+(``SYMBOL_OPS[">="] is Op.GTE``); each parser adds its own spellings."""
 
 
 def validate_field(field: str) -> str:

@@ -35,20 +35,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyvec.errors import FilterSyntaxError, FilterValueError
-from polyvec.filters.ast import And, Comparison, F, Filter, Not, Op, Or
+from polyvec.filters.ast import SYMBOL_OPS, And, Comparison, F, Filter, Not, Op, Or
 
 __all__ = ["from_haystack"]
 
-_OPS: dict[str, Op] = {
-    "==": Op.EQ,
-    "!=": Op.NE,
-    ">": Op.GT,
-    ">=": Op.GTE,
-    "<": Op.LT,
-    "<=": Op.LTE,
-    "in": Op.IN,
-    "not in": Op.NIN,
-}
+_OPS: dict[str, Op] = {**SYMBOL_OPS, "not in": Op.NIN}
 _LOGIC = ("AND", "OR", "NOT")
 _PREFIX = "meta."
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from polyvec.errors import FilterSyntaxError, FilterValueError, MissingDependencyError
-from polyvec.filters.ast import And, Comparison, F, Filter, Not, Op, Or
+from polyvec.filters.ast import SYMBOL_OPS, And, Comparison, F, Filter, Not, Op, Or
 
 if TYPE_CHECKING:
     from llama_index.core.vector_stores.types import MetadataFilter, MetadataFilters
@@ -40,13 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["from_llama_index"]
 
 _OPS: dict[str, Op] = {
-    "==": Op.EQ,
-    "!=": Op.NE,
-    ">": Op.GT,
-    ">=": Op.GTE,
-    "<": Op.LT,
-    "<=": Op.LTE,
-    "in": Op.IN,
+    **SYMBOL_OPS,
     "nin": Op.NIN,
     "contains": Op.CONTAINS,
     "any": Op.CONTAINS_ANY,

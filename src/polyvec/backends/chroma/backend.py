@@ -34,6 +34,7 @@ import os
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -45,17 +46,19 @@ from polyvec.backends.base import (
     Backend,
     Capabilities,
     CollectionSpec,
+    require_ids_or_filter,
+    state_json,
 )
 from polyvec.backends.chroma import layout
 from polyvec.backends.chroma.cache import SparseCache
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
 from polyvec.backends.chroma.layout import parse_url
+from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
     ConfigurationError,
-    InputError,
     MissingDependencyError,
     PolyvecError,
     WriteError,
@@ -192,9 +195,7 @@ class ChromaBackend(Backend):
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
-        text = f"{type(exc).__name__}: {exc}"
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        text = describe(exc, self._secret)
         module = type(exc).__module__
         unreachable = (
             module.startswith(("httpx", "httpcore"))
@@ -211,16 +212,13 @@ class ChromaBackend(Backend):
             return CollectionNotFoundError(collection, "chroma")
         return BackendError(f"Chroma {op} failed on {self.display_url}: {text[:500]}")
 
-    @contextlib.contextmanager
-    def _errors(self, collection: str | None, op: str) -> Iterator[None]:
-        try:
-            yield
-        except PolyvecError:
-            raise
-        except Exception as exc:
+    def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
+        def translate(exc: Exception) -> PolyvecError:
             if collection is not None:
                 self._handles.pop(collection, None)
-            raise self._translate(exc, collection, op) from exc
+            return self._translate(exc, collection, op)
+
+        return translated(translate)
 
     # -- collections ------------------------------------------------------------------
     def _physical(self, name: str) -> str:
@@ -379,8 +377,7 @@ class ChromaBackend(Backend):
         filter: Filter | None = None,
     ) -> None:
         """Delete by ids, or by filter (exactly one of them)."""
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete takes exactly one of ids= or filter=")
+        require_ids_or_filter(ids, filter)
         _, handle = self._require(collection)
         if ids is not None:
             keys = [layout.encode_id(i) for i in ids]
@@ -578,10 +575,7 @@ class ChromaBackend(Backend):
         """Persist polyvec's state in a separate collection (``pvx-state``), one record
         per collection, so it is never counted or searched as a document."""
         self._require(collection)
-        try:
-            text = json.dumps(dict(state))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        text = state_json(state)
         handle = self._state_handle(create=True)
         with self._errors(collection, "upsert"):
             handle.upsert(ids=[self._physical(collection)], embeddings=[[0.0]], documents=[text])

@@ -31,6 +31,8 @@ from polyvec.backends.chroma.filters import (
     flat_metadata,
     is_reserved,
 )
+from polyvec.backends.ids import tagged as encode_id
+from polyvec.backends.ids import untagged as decode_id
 from polyvec.backends.metaindex import dump_metadata, flatten, plain_metadata
 from polyvec.errors import (
     ConfigurationError,
@@ -217,23 +219,6 @@ def spec_of(name: str, metadata: Mapping[str, Any] | None) -> CollectionSpec | N
     return CollectionSpec(
         name, int(raw["dimension"]), raw["distance"], bool(raw["sparse"]), raw["options"]
     )
-
-
-# -- ids --------------------------------------------------------------------------------
-def encode_id(doc_id: DocId) -> str:
-    """``"s:7"`` for ``"7"``, ``"i:7"`` for ``7``."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
-    return f"i:{doc_id}" if isinstance(doc_id, int) else f"s:{doc_id}"
-
-
-def decode_id(key: str) -> DocId:
-    if key.startswith("i:"):
-        try:
-            return int(key[2:])
-        except ValueError:
-            return key
-    return key[2:] if key.startswith("s:") else key
 
 
 # -- records ----------------------------------------------------------------------------

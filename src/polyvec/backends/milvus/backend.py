@@ -31,7 +31,7 @@ import dataclasses
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -47,6 +47,7 @@ from polyvec.backends.base import (
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.rows import MilvusRows
+from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
@@ -262,9 +263,7 @@ class MilvusBackend(MilvusRows, Backend):
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
-        text = f"{type(exc).__name__}: {exc}"
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        text = describe(exc, self._secret)
         name = type(exc).__name__
         message = str(exc)
         if (
@@ -284,14 +283,8 @@ class MilvusBackend(MilvusRows, Backend):
             return CollectionNotFoundError(collection, "milvus")
         return BackendError(f"Milvus {op} failed on {self.display_url}: {text[:500]}")
 
-    @contextlib.contextmanager
-    def _errors(self, collection: str | None, op: str) -> Iterator[None]:
-        try:
-            yield
-        except PolyvecError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, collection, op) from exc
+    def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
+        return translated(lambda exc: self._translate(exc, collection, op))
 
     # -- collections ------------------------------------------------------------------
     def _physical(self, name: str) -> str:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyvec.backends.base import CollectionSpec
+from polyvec.backends.ids import tagged, untagged
 from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.milvus.filters import safe_key
 from polyvec.errors import ConfigurationError, InputError
@@ -89,11 +90,9 @@ def logical_name(physical: str, prefix: str) -> str | None:
 
 def encode_id(doc_id: DocId) -> str:
     """The primary key of a user id: ``"s:7"``, ``"i:7"`` or ``"x:<hex>"``."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
+    key = tagged(doc_id)
     if isinstance(doc_id, int):
-        return f"i:{doc_id}"
-    key = "s:" + doc_id
+        return key
     # Milvus Lite splices string primary keys into SQL when it deletes (upsert, delete):
     # a single quote breaks that statement, so such ids are stored hex-encoded too.
     if safe_key(key) == key and "'" not in key:
@@ -102,12 +101,9 @@ def encode_id(doc_id: DocId) -> str:
 
 
 def decode_id(key: str) -> DocId:
-    kind, _, rest = key.partition(":")
-    if kind == "i":
-        return int(rest)
-    if kind == "x":
-        return bytes.fromhex(rest).decode("utf-8", "surrogatepass")
-    return rest if kind == "s" else key
+    if key.startswith("x:"):
+        return bytes.fromhex(key[2:]).decode("utf-8", "surrogatepass")
+    return untagged(key)
 
 
 def check_options(spec: CollectionSpec) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from polyvec.backends.base import CollectionSpec, ranked_hits
+from polyvec.backends.base import CollectionSpec, ranked_hits, require_ids_or_filter, state_json
 from polyvec.backends.metaindex import flatten, plain_metadata
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, ids_expr, pv_payload, quote, to_expr
@@ -140,8 +140,7 @@ class MilvusRows:
         filter: Filter | None = None,
     ) -> None:
         """Delete by ids, or by filter (exactly one of them)."""
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete takes exactly one of ids= or filter=")
+        require_ids_or_filter(ids, filter)
         self._require(collection)
         physical = self._physical(collection)
         if ids is not None:
@@ -325,10 +324,7 @@ class MilvusRows:
         """Persist polyvec's state as rows of ``pvx_state`` (chunked JSON, written as a
         new generation before the old one is deleted), never beside the documents."""
         self._require(collection)
-        try:
-            text = json.dumps(dict(state), ensure_ascii=True)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        text = state_json(state)
         name = self._state_collection(create=True)
         assert name is not None
         physical = self._physical(collection)

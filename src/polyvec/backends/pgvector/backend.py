@@ -36,6 +36,7 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
     ranked_hits,
+    require_ids_or_filter,
 )
 from polyvec.backends.pgvector import codec, search
 from polyvec.backends.pgvector.connection import URL_OPTIONS
@@ -391,8 +392,7 @@ class PgVectorBackend(Backend):
         self, collection: str, *, ids: Sequence[DocId] | None = None, filter: Filter | None = None
     ) -> None:
         """Delete by ids or by filter (exactly one), in one transaction."""
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete needs exactly one of ids=[...] or filter=...")
+        require_ids_or_filter(ids, filter)
         layout = self._layout(collection)
         params = Params()
         if ids is not None:

@@ -40,6 +40,7 @@ import numpy as np
 from psycopg import adapt, pq
 from psycopg.abc import AdaptContext
 
+from polyvec.backends.ids import tagged, untagged
 from polyvec.errors import InputError, InvalidVectorError
 from polyvec.filters.ast import parse_iso_datetime
 from polyvec.types import DocId, Document, SparseVector
@@ -70,24 +71,16 @@ _EXACT_FLOAT_LIMIT = 2.0**53
 # -- ids ------------------------------------------------------------------------------
 def encode_id(doc_id: DocId) -> str:
     """The ``id`` column's text for a user id (``s:`` str, ``i:`` int)."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(
-            f"document id must be a str or an int, got {type(doc_id).__name__} ({doc_id!r})"
-        )
-    if isinstance(doc_id, int):
-        return f"i:{doc_id}"
-    if "\x00" in doc_id:
+    if isinstance(doc_id, str) and "\x00" in doc_id:
         raise InputError(
             f"document id {doc_id!r} contains a NUL character, which PostgreSQL cannot store"
         )
-    return f"s:{doc_id}"
+    return tagged(doc_id)
 
 
 def decode_id(stored: str) -> DocId:
     """The user id back from the ``id`` column."""
-    if stored.startswith("i:"):
-        return int(stored[2:])
-    return stored[2:]
+    return untagged(stored)
 
 
 def document_from_row(row: Sequence[Any], with_vectors: bool = False) -> Document:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsp
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from polyvec.backends.translate import hide
 from polyvec.errors import ConfigurationError
 
 __all__ = ["URL_OPTIONS", "password_of", "redact", "scrub", "split_url"]
@@ -109,5 +110,4 @@ def redact(conninfo: str) -> str:
 
 def scrub(message: str, conninfo: str) -> str:
     """``message`` without the password of ``conninfo``."""
-    secret = password_of(conninfo)
-    return message.replace(secret, "***") if secret else message
+    return hide(message, password_of(conninfo))

@@ -5,7 +5,7 @@ imported on first use (``pip install 'polyvec[pinecone]'``)::
     backend = PineconeBackend.from_url("pinecone://INDEX_HOST?prefix=myapp-")
 
 The filter translation (:mod:`.filters`), the typed metadata projection it runs on
-(:mod:`.projection`) and the record layout (:mod:`.codec`) need no SDK.
+(:mod:`polyvec.backends.projection`) and the record layout (:mod:`.codec`) need no SDK.
 URL, storage and semantics: docs/backends/pinecone.md.
 """
 

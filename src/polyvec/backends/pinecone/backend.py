@@ -46,7 +46,10 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
     ranked_hits,
+    require_ids_or_filter,
+    state_json,
 )
+from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.pinecone.client import META_NAMESPACE, IndexCalls, IndexInfo
 from polyvec.backends.pinecone.codec import (
     build_record,
@@ -56,7 +59,6 @@ from polyvec.backends.pinecone.codec import (
     dense_values,
     encode_id,
     encode_name,
-    jsonable,
     request_batches,
 )
 from polyvec.backends.pinecone.filters import to_pinecone_filter
@@ -258,7 +260,7 @@ class PineconeBackend(Backend):
                     "dimension": spec.dimension,
                     "distance": spec.distance,
                     "sparse": spec.sparse,
-                    "options": jsonable(dict(spec.options), "CollectionSpec.options"),
+                    "options": plain_metadata(dict(spec.options), "CollectionSpec.options"),
                 }
             )
             spec_id = f"spec:{self.namespace(spec.name)}"
@@ -359,8 +361,7 @@ class PineconeBackend(Backend):
         ids: Sequence[DocId] | None = None,
         filter: Filter | None = None,
     ) -> None:
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete() takes ids=... or filter=..., exactly one of them")
+        require_ids_or_filter(ids, filter)
         self._require(collection)
         ns = self.namespace(collection)
         if ids is not None:
@@ -555,8 +556,5 @@ class PineconeBackend(Backend):
         """Save polyvec's state as records in ``__polyvec__`` (never documents): new
         chunks, then the head pointing at them, then the old chunks are deleted."""
         self._require(collection)
-        try:
-            text = json.dumps(dict(state))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        text = state_json(state)
         self.calls.save_state(self.namespace(collection), text, self._unit())

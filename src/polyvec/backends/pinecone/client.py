@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
@@ -43,6 +44,7 @@ META_NAMESPACE = "__polyvec__"
 """The namespace of polyvec's own records: collection specs and BM25 statistics."""
 
 _T = TypeVar("_T")
+_SDK_ERRORS = (PineconeError, ConnectionError)
 _FETCH_IDS = 100
 _STATE_CHUNK = 30_000  # characters of state JSON per record (40 KB of metadata each)
 
@@ -65,8 +67,7 @@ class IndexCalls:
 
     # -- errors -----------------------------------------------------------------------
     def redact(self, exc: BaseException) -> str:
-        text = f"{type(exc).__name__}: {exc}"
-        return text.replace(self._secret, "***") if self._secret else text
+        return describe(exc, self._secret)
 
     def translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
         text = self.redact(exc)[:500]
@@ -86,12 +87,8 @@ class IndexCalls:
 
     def call(self, op: str, fn: Callable[..., _T], **kwargs: Any) -> _T:
         """``fn(**kwargs)``, SDK errors translated."""
-        try:
+        with translated(lambda exc: self.translate(exc, None, op), _SDK_ERRORS):
             return fn(**kwargs)
-        except PolyvecError:
-            raise
-        except (PineconeError, ConnectionError) as exc:
-            raise self.translate(exc, None, op) from exc
 
     def call_or_none(self, op: str, fn: Callable[..., _T], **kwargs: Any) -> _T | None:
         """Like :meth:`call`; a 404 (a namespace that does not exist yet) gives ``None``."""
@@ -99,7 +96,7 @@ class IndexCalls:
             return fn(**kwargs)
         except NotFoundError:
             return None
-        except (PineconeError, ConnectionError) as exc:
+        except _SDK_ERRORS as exc:
             raise self.translate(exc, None, op) from exc
 
     # -- reads ------------------------------------------------------------------------

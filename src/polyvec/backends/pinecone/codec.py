@@ -12,15 +12,13 @@ Ids that polyvec did not write (no ``s:``/``i:`` tag) come back unchanged, as st
 
 **Metadata.** A record's metadata holds ``#doc`` (the text and the user's metadata as
 one JSON string: the exact round trip) and the typed projection of the metadata that
-filters run on (see :mod:`.projection` and :mod:`.filters`); a record over Pinecone's
-40 KB of metadata is refused before anything is written.
+filters run on (see :mod:`polyvec.backends.projection` and :mod:`.filters`); a record
+over Pinecone's 40 KB of metadata is refused before anything is written.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import math
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, unquote
@@ -28,8 +26,10 @@ from urllib.parse import quote, unquote
 import numpy as np
 
 from polyvec.backends.base import CollectionSpec
+from polyvec.backends.ids import tagged, untagged
+from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.pinecone.filters import RESERVED, facet_key
-from polyvec.backends.pinecone.projection import project
+from polyvec.backends.projection import project, stored_document
 from polyvec.errors import (
     ConfigurationError,
     DimensionMismatchError,
@@ -50,7 +50,6 @@ __all__ = [
     "dense_values",
     "encode_id",
     "encode_name",
-    "jsonable",
     "record_metadata",
     "request_batches",
 ]
@@ -70,9 +69,7 @@ def _escape(text: str) -> str:
 
 def encode_id(doc_id: DocId) -> str:
     """The Pinecone record id of a user id (``"7"`` and ``7`` are two records)."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
-    raw = f"i:{doc_id}" if isinstance(doc_id, int) else f"s:{_escape(doc_id)}"
+    raw = tagged(doc_id, _escape)
     if len(raw) > MAX_ID_LENGTH:
         raise InputError(
             f"document id {doc_id!r:.60} is {len(raw)} characters once encoded for Pinecone, "
@@ -83,14 +80,7 @@ def encode_id(doc_id: DocId) -> str:
 
 def decode_id(raw: str) -> DocId:
     """The user id of a Pinecone record id (the inverse of :func:`encode_id`)."""
-    if raw.startswith("i:"):
-        try:
-            return int(raw[2:])
-        except ValueError:
-            return raw
-    if raw.startswith("s:"):
-        return unquote(raw[2:])
-    return raw
+    return untagged(raw, unquote)
 
 
 def encode_name(name: str) -> str:
@@ -100,37 +90,9 @@ def encode_name(name: str) -> str:
     return _escape(name)
 
 
-def jsonable(value: Any, where: str) -> Any:
-    """``value`` as plain JSON: datetimes/dates become ISO-8601 strings, tuples lists,
-    numpy scalars Python numbers; anything else JSON cannot hold is refused."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InputError(f"{where} is {value!r}: metadata holds finite numbers only")
-        return value
-    if isinstance(value, np.generic):
-        return jsonable(value.item(), where)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
-            out[key] = jsonable(item, f"{where}.{key}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise InputError(
-        f"{where} is a {type(value).__name__} ({value!r:.60}), which polyvec cannot store: "
-        "convert it to str, a number, a bool, a list or a dict"
-    )
-
-
 def record_metadata(doc: Document, *, limit: int = MAX_METADATA_BYTES) -> dict[str, Any]:
     """The Pinecone metadata of one document: ``#doc`` plus the filter projection."""
-    meta = jsonable(dict(doc.metadata), f"document {doc.id!r} metadata")
+    meta = plain_metadata(dict(doc.metadata), f"document {doc.id!r} metadata")
     out: dict[str, Any] = {DOC_KEY: json.dumps({"t": doc.text, "m": meta}, ensure_ascii=False)}
     for path, facets in project(meta, RESERVED).items():
         for facet, value in facets.items():
@@ -149,15 +111,10 @@ def decode_metadata(metadata: Mapping[str, Any] | None) -> tuple[str, dict[str, 
     """``(text, user metadata)`` of a record; a record polyvec did not write gives its
     ``text`` key (LangChain's layout) and its metadata as they are."""
     meta = dict(metadata or {})
-    raw = meta.get(DOC_KEY)
-    if isinstance(raw, str):
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("m"), dict):
-            text = doc.get("t")
-            return (text if isinstance(text, str) else ""), doc["m"]
+    doc = stored_document(meta.get(DOC_KEY))
+    if doc is not None:
+        text = doc.get("t")
+        return (text if isinstance(text, str) else ""), doc["m"]
     text = meta.pop("text", "")
     return (text if isinstance(text, str) else ""), meta
 

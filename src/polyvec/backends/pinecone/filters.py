@@ -1,8 +1,9 @@
 """polyvec filter AST → Pinecone metadata filter dict, exactly per the reference evaluator.
 
-Filters run on the typed projection of the metadata (:mod:`.projection`): a field
-path ``P`` is stored as the keys ``P#e``, ``P#l``, ``P#s``, ``P#n``, ``P#b``, ``P#d``
-(lists of strings), ``P#min``, ``P#max``, ``P#dmin``, ``P#dmax`` (numbers)::
+Filters run on the typed projection of the metadata
+(:mod:`polyvec.backends.projection`): a field path ``P`` is stored as the keys ``P#e``,
+``P#l``, ``P#s``, ``P#n``, ``P#b``, ``P#d`` (lists of strings), ``P#min``, ``P#max``,
+``P#dmin``, ``P#dmax`` (numbers)::
 
     >>> from polyvec.filters import F
     >>> to_pinecone_filter(F("page") >= 3)
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from polyvec.backends.pinecone.projection import (
+from polyvec.backends.projection import (
     IR,
     AllOf,
     AnyOf,
@@ -87,6 +88,6 @@ def to_pinecone_filter(filter: Filter | None) -> dict[str, Any] | None:
     """Pinecone's filter dict for a polyvec filter; ``None`` when it matches everything.
 
     Raises ``UnsupportedFilterError`` for a field containing ``#`` and for range bounds
-    beyond ±2**53 (see :mod:`.projection`).
+    beyond ±2**53 (see :mod:`polyvec.backends.projection`).
     """
     return from_ir(to_ir(filter, backend="pinecone", reserved=RESERVED))

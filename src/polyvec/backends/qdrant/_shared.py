@@ -16,11 +16,8 @@ qdrant-client, a JSON file on qdrant-edge), never as a point.
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import json
-import math
 import threading
-import uuid
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +26,16 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm.auto import tqdm
 
-from polyvec.backends.base import Backend, CollectionSpec, ranked_hits
+from polyvec.backends.base import (
+    Backend,
+    CollectionSpec,
+    ranked_hits,
+    require_ids_or_filter,
+    state_json,
+)
+from polyvec.backends.ids import ID_NAMESPACE
+from polyvec.backends.ids import id_uuid as point_id
+from polyvec.backends.metaindex import plain_metadata
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -53,21 +59,10 @@ __all__ = [
     "point_id",
 ]
 
-ID_NAMESPACE = uuid.UUID("c92a3c3d-64cd-5f8d-bbc9-8d0b206555e5")
-"""UUIDv5 namespace of polyvec point ids (never change it: ids are derived from it)."""
-
 _I64 = 2**63
 
 PointData = tuple[str, list[float], SparseVector | None, dict[str, Any]]
 """What is written for one document: point id, dense vector, sparse vector, payload."""
-
-
-def point_id(doc_id: DocId) -> str:
-    """The Qdrant point id of a user id: ``point_id("7") != point_id(7)``."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
-    tag = "int" if isinstance(doc_id, int) else "str"
-    return str(uuid.uuid5(ID_NAMESPACE, f"{tag}:{doc_id}"))
 
 
 @dataclass(frozen=True)
@@ -131,34 +126,6 @@ def native_fusion(fusion: Fusion, distance: str) -> NativeFusion | None:
     return None
 
 
-def jsonable(value: Any, where: str) -> Any:
-    """``value`` as plain JSON: datetimes/dates become ISO-8601 strings, tuples lists,
-    numpy scalars Python numbers; anything else that JSON cannot hold is refused."""
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InputError(f"{where} is {value!r}: JSON payloads hold finite numbers only")
-        return value
-    if isinstance(value, np.generic):
-        return jsonable(value.item(), where)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
-            out[key] = jsonable(item, f"{where}.{key}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [jsonable(item, f"{where}[{i}]") for i, item in enumerate(value)]
-    raise InputError(
-        f"{where} is a {type(value).__name__} ({value!r:.60}), which a Qdrant payload cannot "
-        "hold: convert it to str, a number, a bool, a list or a dict"
-    )
-
-
 def spec_to_json(spec: CollectionSpec) -> str:
     try:
         return json.dumps(
@@ -167,7 +134,7 @@ def spec_to_json(spec: CollectionSpec) -> str:
                 "dimension": spec.dimension,
                 "distance": spec.distance,
                 "sparse": spec.sparse,
-                "options": jsonable(dict(spec.options), "CollectionSpec.options"),
+                "options": plain_metadata(dict(spec.options), "CollectionSpec.options"),
             }
         )
     except InputError as exc:
@@ -291,7 +258,9 @@ class QdrantBase(Backend):
             ident, payload[lay.id_key + "_type"] = str(doc.id), "int"
         payload[lay.id_key] = ident
         payload[lay.content_key] = doc.text
-        payload[lay.metadata_key] = jsonable(dict(doc.metadata), f"document {doc.id!r} metadata")
+        payload[lay.metadata_key] = plain_metadata(
+            dict(doc.metadata), f"document {doc.id!r} metadata"
+        )
         return payload
 
     def _document(self, rec: Rec, with_vectors: bool) -> Document:
@@ -388,8 +357,7 @@ class QdrantBase(Backend):
         ids: Sequence[DocId] | None = None,
         filter: Filter | None = None,
     ) -> None:
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete() takes ids=... or filter=..., exactly one of them")
+        require_ids_or_filter(ids, filter)
         self._require(collection)
         native = self._e_filter(filter) if filter is not None else None
         with self._guard:
@@ -524,9 +492,6 @@ class QdrantBase(Backend):
 
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         self._require(collection)
-        try:
-            text = json.dumps(dict(state))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        text = state_json(state)
         with self._guard:
             self._e_write_state(collection, text)

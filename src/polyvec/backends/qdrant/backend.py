@@ -28,7 +28,8 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -48,6 +49,7 @@ from polyvec.backends.qdrant._shared import (
 )
 from polyvec.backends.qdrant.filters import field_path, to_qdrant_filter
 from polyvec.backends.qdrant.options import parse_options
+from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
@@ -374,9 +376,7 @@ class QdrantBackend(QdrantBase):
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
         details = getattr(exc, "details", None)
         reason = details() if callable(details) else str(exc)  # gRPC errors: the short form
-        text = f"{type(exc).__name__}: {reason}"
-        if self._secret:
-            text = text.replace(self._secret, "***")
+        text = describe(exc, self._secret, reason)
         status = getattr(exc, "status_code", None)
         code = getattr(exc, "code", None)
         grpc_code = str(code() if callable(code) else "")
@@ -402,14 +402,8 @@ class QdrantBackend(QdrantBase):
             return CollectionNotFoundError(collection, "qdrant")
         return BackendError(f"Qdrant {op} failed on {self.display_url}: {text[:500]}")
 
-    @contextlib.contextmanager
-    def _errors(self, collection: str | None, op: str) -> Iterator[None]:
-        try:
-            yield
-        except PolyvecError:
-            raise
-        except Exception as exc:
-            raise self._translate(exc, collection, op) from exc
+    def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
+        return translated(lambda exc: self._translate(exc, collection, op))
 
     # -- engine calls -----------------------------------------------------------------
     def _e_filter(self, filter: Filter | None) -> Any:

@@ -27,7 +27,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -48,6 +48,7 @@ from polyvec.backends.qdrant._shared import (
 )
 from polyvec.backends.qdrant.filters import field_path, to_edge_filter
 from polyvec.backends.qdrant.options import QdrantOptions, parse_options
+from polyvec.backends.translate import translated
 from polyvec.errors import (
     BackendError,
     CollectionNotFoundError,
@@ -239,20 +240,17 @@ class QdrantEdgeBackend(QdrantBase):
             self._shards[name] = shard
         return shard
 
-    @contextlib.contextmanager
-    def _errors(self, collection: str | None, op: str) -> Iterator[None]:
-        try:
-            yield
-        except PolyvecError:
-            raise
-        except Exception as exc:
+    def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
+        def translate(exc: Exception) -> PolyvecError:
             text = str(exc)
             if "WouldBlock" in text:
-                raise BackendError(
+                return BackendError(
                     f"the Qdrant Edge store {self.root} ({collection}) is open in another "
                     "backend or process: close that one first (one writer per shard)"
-                ) from exc
-            raise BackendError(f"Qdrant Edge {op} failed in {self.root}: {text[:500]}") from exc
+                )
+            return BackendError(f"Qdrant Edge {op} failed in {self.root}: {text[:500]}")
+
+        return translated(translate)
 
     @staticmethod
     def _write_json(path: Path, text: str) -> None:

@@ -40,6 +40,8 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
     ranked_hits,
+    require_ids_or_filter,
+    state_json,
 )
 from polyvec.backends.weaviate.connection import (
     Calls,
@@ -66,7 +68,6 @@ from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
     DimensionMismatchError,
-    InputError,
     InvalidVectorError,
     MissingDependencyError,
     PolyvecError,
@@ -384,8 +385,7 @@ class WeaviateBackend(NativeSearch, Backend):
         ids: Sequence[DocId] | None = None,
         filter: Filter | None = None,
     ) -> None:
-        if (ids is None) == (filter is None):
-            raise ConfigurationError("delete() takes ids=... or filter=..., exactly one of them")
+        require_ids_or_filter(ids, filter)
         self._require(collection)
         handle = self._handle(collection)
         if ids is not None:
@@ -557,8 +557,5 @@ class WeaviateBackend(NativeSearch, Backend):
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         """Save polyvec's state as objects of ``<prefix>State`` (never documents)."""
         self._require(collection)
-        try:
-            text = json.dumps(dict(state))
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"polyvec state must be JSON: {exc}") from exc
+        text = state_json(state)
         self.state.save(class_name(self.prefix, collection), text)

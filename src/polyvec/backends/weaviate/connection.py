@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlsplit
 
+from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
     BackendUnavailableError,
@@ -134,10 +135,7 @@ class Calls:
         self.secret = secret
 
     def translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
-        text = f"{type(exc).__name__}: {exc}"
-        if self.secret:
-            text = text.replace(self.secret, "***")
-        text = text[:500]
+        text = describe(exc, self.secret)[:500]
         down = (
             WeaviateConnectionError,
             WeaviateGRPCUnavailableError,
@@ -162,12 +160,9 @@ class Calls:
         return BackendError(f"Weaviate {op} failed on {self.display_url}: {text}")
 
     def __call__(self, op: str, fn: Callable[..., _T], **kwargs: Any) -> _T:
-        try:
+        catch = (WeaviateBaseError, UnexpectedStatusCodeError, OSError)
+        with translated(lambda exc: self.translate(exc, None, op), catch):
             return fn(**kwargs)
-        except PolyvecError:
-            raise
-        except (WeaviateBaseError, UnexpectedStatusCodeError, OSError) as exc:
-            raise self.translate(exc, None, op) from exc
 
 
 def connect(

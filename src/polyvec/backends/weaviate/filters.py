@@ -2,7 +2,7 @@
 evaluator.
 
 Filters run on the typed projection of the metadata (:mod:`.schema`); each IR leaf of
-:mod:`polyvec.backends.pinecone.projection` is written with one Weaviate primitive::
+:mod:`polyvec.backends.projection` is written with one Weaviate primitive::
 
     >>> from polyvec.filters import F
     >>> f = to_weaviate_filter(F("lang") == "en")
@@ -34,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Container
 from typing import Any, Union
 
-from polyvec.backends.pinecone.projection import IR, AllOf, AnyOf, Cmp, Const, Has, InSet, to_ir
+from polyvec.backends.projection import IR, AllOf, AnyOf, Cmp, Const, Has, InSet, to_ir
 from polyvec.backends.weaviate.schema import facet_property, wrap
 from polyvec.filters.ast import Filter
 

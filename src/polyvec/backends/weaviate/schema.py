@@ -2,8 +2,8 @@
 
 Weaviate properties have one fixed type each and GraphQL-style names, so a document's
 metadata is stored twice, as for Pinecone: verbatim in ``pv_doc`` (JSON, not indexed:
-the exact round trip) and as the typed projection of :mod:`polyvec.backends.pinecone.
-projection`, one property per field path and facet::
+the exact round trip) and as the typed projection of
+:mod:`polyvec.backends.projection`, one property per field path and facet::
 
     >>> facet_property("info.rank", "n")
     'm_info_rank_ca47367da6_n'
@@ -32,15 +32,16 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from polyvec.backends.pinecone.codec import jsonable
-from polyvec.backends.pinecone.projection import project
-from polyvec.errors import ConfigurationError, InputError
+from polyvec.backends.ids import ID_NAMESPACE
+from polyvec.backends.ids import id_uuid as object_id
+from polyvec.backends.metaindex import plain_metadata
+from polyvec.backends.projection import project, stored_document
+from polyvec.errors import ConfigurationError
 from polyvec.types import DocId, Document, SparseVector
 
 __all__ = [
@@ -56,9 +57,6 @@ __all__ = [
     "object_properties",
     "wrap",
 ]
-
-ID_NAMESPACE = uuid.UUID("c92a3c3d-64cd-5f8d-bbc9-8d0b206555e5")
-"""UUIDv5 namespace of object ids (the Qdrant backend's too: never change it)."""
 
 FACET_TYPES: dict[str, str] = {
     "e": "boolean",
@@ -84,14 +82,6 @@ FIXED_PROPERTIES: dict[str, str] = {
 
 _CLASS = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 _PLAIN = re.compile(r"[A-Za-z0-9]")
-
-
-def object_id(doc_id: DocId) -> str:
-    """The Weaviate object UUID of a user id: ``object_id("7") != object_id(7)``."""
-    if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int)):
-        raise InputError(f"document ids are str or int, got {type(doc_id).__name__}")
-    tag = "int" if isinstance(doc_id, int) else "str"
-    return str(uuid.uuid5(ID_NAMESPACE, f"{tag}:{doc_id}"))
 
 
 def facet_property(path: str, facet: str) -> str:
@@ -150,7 +140,7 @@ def collection_name(prefix: str, weaviate_class: str) -> str | None:
 
 def object_properties(doc: Document) -> dict[str, Any]:
     """Every property of one document's object (see the module docstring)."""
-    meta = jsonable(dict(doc.metadata), f"document {doc.id!r} metadata")
+    meta = plain_metadata(dict(doc.metadata), f"document {doc.id!r} metadata")
     props: dict[str, Any] = {
         "pv_id": str(doc.id),
         "pv_doc": json.dumps({"id": doc.id, "t": doc.text, "m": meta}, ensure_ascii=False),
@@ -170,17 +160,12 @@ def object_properties(doc: Document) -> dict[str, Any]:
 def decode_doc(props: Mapping[str, Any], fallback_id: str) -> tuple[DocId, str, dict[str, Any]]:
     """``(id, text, metadata)`` of an object; objects polyvec did not write give their
     UUID, their ``text`` property (LangChain's layout) and their other properties."""
-    raw = props.get("pv_doc")
-    if isinstance(raw, str):
-        try:
-            doc = json.loads(raw)
-        except ValueError:
-            doc = None
-        if isinstance(doc, dict) and isinstance(doc.get("m"), dict):
-            ident = doc.get("id")
-            if isinstance(ident, (str, int)) and not isinstance(ident, bool):
-                text = doc.get("t")
-                return ident, (text if isinstance(text, str) else ""), doc["m"]
+    doc = stored_document(props.get("pv_doc"))
+    if doc is not None:
+        ident = doc.get("id")
+        if isinstance(ident, (str, int)) and not isinstance(ident, bool):
+            text = doc.get("t")
+            return ident, (text if isinstance(text, str) else ""), doc["m"]
     meta = {k: v for k, v in props.items() if k != "text"}
     text = props.get("text")
     return fallback_id, (text if isinstance(text, str) else ""), meta

@@ -40,6 +40,7 @@ filter and are not projected, nor are keys containing a backend's reserved chara
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import sys
 from collections.abc import Mapping
@@ -63,6 +64,7 @@ __all__ = [
     "epoch_us",
     "facet_values",
     "project",
+    "stored_document",
     "to_ir",
 ]
 
@@ -171,6 +173,22 @@ def project(metadata: Mapping[str, Any], reserved: str = "") -> dict[str, dict[s
         if _addressable(key, reserved):
             visit(key, value)
     return out
+
+
+def stored_document(raw: object) -> dict[str, Any] | None:
+    """The verbatim JSON kept beside the projection, ``{"t": text, "m": metadata, …}``,
+    read back; ``None`` when ``raw`` is not such JSON (a record polyvec did not write).
+
+    >>> stored_document('{"t": "hi", "m": {"a": 1}}'), stored_document("plain")
+    ({'t': 'hi', 'm': {'a': 1}}, None)
+    """
+    if not isinstance(raw, str):
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) and isinstance(doc.get("m"), dict) else None
 
 
 # -- the filter IR --------------------------------------------------------------------

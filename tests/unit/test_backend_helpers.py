@@ -1,0 +1,72 @@
+"""The helpers every backend shares: engine errors translated (polyvec errors pass
+through, the cause is chained, secrets hidden), delete's arguments, the state's JSON."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+from polyvec.backends import base, translate
+from polyvec.backends.base import require_ids_or_filter, state_json
+from polyvec.backends.translate import describe, hide, translated
+from polyvec.errors import BackendError, ConfigurationError, InputError, WriteError
+from polyvec.filters import F
+
+
+def test_translated_raises_the_translation_from_the_cause() -> None:
+    cause = ConnectionError("refused")
+    down = translated(lambda exc: BackendError(f"down: {exc}"))
+    with pytest.raises(BackendError, match="down: refused") as info, down:
+        raise cause
+    assert info.value.__cause__ is cause
+
+
+def test_translated_lets_polyvec_errors_and_success_through() -> None:
+    seen: list[Exception] = []
+
+    def translate_(exc: Exception) -> BackendError:
+        seen.append(exc)
+        return BackendError("translated")
+
+    error = WriteError("partial", written=[1], failed=[2])
+    with pytest.raises(WriteError) as info, translated(translate_):
+        raise error
+    assert info.value is error
+    with translated(translate_):
+        pass
+    assert seen == []
+
+
+def test_translated_catches_only_the_given_types() -> None:
+    only_os = translated(lambda exc: BackendError(str(exc)), (OSError,))
+    with pytest.raises(KeyError), only_os:
+        raise KeyError("not an engine error")
+    with pytest.raises(BackendError), translated(lambda exc: BackendError(str(exc)), (OSError,)):
+        raise ConnectionError("an OSError")
+
+
+def test_secrets_never_reach_the_message() -> None:
+    assert describe(RuntimeError("token abc in abc"), "abc") == "RuntimeError: token *** in ***"
+    assert describe(RuntimeError("long form"), None, "short") == "RuntimeError: short"
+    assert hide("nothing secret", None) == hide("nothing secret", "") == "nothing secret"
+
+
+def test_delete_takes_ids_or_filter_exactly() -> None:
+    require_ids_or_filter([1], None)
+    require_ids_or_filter(None, F("a") == 1)
+    for ids, f in [(None, None), ([1], F("a") == 1)]:
+        with pytest.raises(ConfigurationError, match="exactly one"):
+            require_ids_or_filter(ids, f)
+
+
+def test_state_must_be_json() -> None:
+    assert state_json({"k": "ü"}) == '{"k": "\\u00fc"}'  # ASCII, as every backend stored it
+    with pytest.raises(InputError, match="polyvec state must be JSON"):
+        state_json({"k": object()})
+
+
+@pytest.mark.parametrize("module", [base, translate])
+def test_docstring_examples(module: object) -> None:
+    result = doctest.testmod(module)  # type: ignore[arg-type]
+    assert result.attempted > 0 and result.failed == 0
