@@ -147,7 +147,7 @@ class TlsProxy:
             self._threads.append(worker)
 
     def _handle(self, raw) -> None:  # type: ignore[no-untyped-def]
-        import select
+        import selectors
         import ssl
 
         raw.settimeout(10)
@@ -160,17 +160,26 @@ class TlsProxy:
         up = self._upstream()
         up.settimeout(10)
         peer = {tls: up, up: tls}
+        # selectors, not select.select: in a long test session descriptors pass 1024,
+        # which select() cannot watch ("filedescriptor out of range")
+        watch = selectors.DefaultSelector()
+        watch.register(tls, selectors.EVENT_READ)
+        watch.register(up, selectors.EVENT_READ)
         try:  # one thread per connection: an SSL socket must not be used by two at once
             while not self._stop.is_set():
-                ready = [tls] if tls.pending() else select.select([tls, up], [], [], 0.2)[0]
+                if tls.pending():
+                    ready = [tls]
+                else:
+                    ready = [key.fileobj for key, _ in watch.select(0.2)]
                 for source in ready:
-                    data = source.recv(65536)
+                    data = source.recv(65536)  # type: ignore[union-attr]
                     if not data:
                         return
-                    peer[source].sendall(data)
+                    peer[source].sendall(data)  # type: ignore[index]
         except OSError:
             pass
         finally:
+            watch.close()
             tls.close()
             up.close()
 
