@@ -26,7 +26,14 @@ from collections.abc import Callable
 from polyvec.errors import InputError
 from polyvec.types import DocId
 
-__all__ = ["ID_NAMESPACE", "check_id", "id_uuid", "tagged", "untagged"]
+__all__ = [
+    "ID_NAMESPACE",
+    "check_id",
+    "id_uuid",
+    "logical_name",
+    "tagged",
+    "untagged",
+]
 
 ID_NAMESPACE = uuid.UUID("c92a3c3d-64cd-5f8d-bbc9-8d0b206555e5")
 """UUIDv5 namespace of polyvec point/object ids (never change it: ids are derived from it)."""
@@ -63,3 +70,25 @@ def id_uuid(doc_id: DocId) -> str:
     """The UUID of a user id (Qdrant points, Weaviate objects): ``id_uuid("7") != id_uuid(7)``."""
     tag = "int" if isinstance(check_id(doc_id), int) else "str"
     return str(uuid.uuid5(ID_NAMESPACE, f"{tag}:{doc_id}"))
+
+
+def logical_name(physical: str, prefix: str, *, state: str, marker: str) -> str | None:
+    """The polyvec name of an engine's collection ``physical`` (``None``: not one of
+    ours, or polyvec's ``state`` collection). Names an engine cannot hold are stored as
+    ``prefix + marker + hex(utf-8)`` (Chroma, Milvus); a hex part that does not decode
+    is returned as it is.
+
+    >>> logical_name("pv_x_6e6f", "pv_", state="x_state", marker="x_")
+    'no'
+    """
+    if not physical.startswith(prefix):
+        return None
+    rest = physical[len(prefix) :]
+    if rest == state:
+        return None
+    if rest.startswith(marker):
+        try:
+            return bytes.fromhex(rest[len(marker) :]).decode("utf-8")
+        except ValueError:
+            return rest
+    return rest

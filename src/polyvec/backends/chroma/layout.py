@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import numpy as np
 
+from polyvec.backends import ids
 from polyvec.backends.base import CollectionSpec, ranked_hits
 from polyvec.backends.chroma.filters import (
     META_KEY,
@@ -160,17 +161,7 @@ def physical_name(name: str) -> str:
 
 def logical_name(physical: str, prefix: str) -> str | None:
     """The polyvec name of a Chroma collection (``None``: not one of ours)."""
-    if not physical.startswith(prefix):
-        return None
-    rest = physical[len(prefix) :]
-    if rest == STATE_COLLECTION:
-        return None
-    if rest.startswith(_HEX):
-        try:
-            return bytes.fromhex(rest[len(_HEX) :]).decode("utf-8")
-        except ValueError:
-            return rest
-    return rest
+    return ids.logical_name(physical, prefix, state=STATE_COLLECTION, marker=_HEX)
 
 
 def check_prefix(prefix: str) -> str:

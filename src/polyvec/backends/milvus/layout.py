@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from polyvec.backends import ids
 from polyvec.backends.base import CollectionSpec
 from polyvec.backends.ids import tagged, untagged
 from polyvec.backends.metaindex import plain_metadata
@@ -75,17 +76,7 @@ def physical_name(name: str, prefix: str) -> str:
 
 def logical_name(physical: str, prefix: str) -> str | None:
     """The polyvec name of a Milvus collection (``None``: not one of ours)."""
-    if not physical.startswith(prefix):
-        return None
-    rest = physical[len(prefix) :]
-    if rest == STATE_COLLECTION:
-        return None
-    if rest.startswith(_HEX):
-        try:
-            return bytes.fromhex(rest[len(_HEX) :]).decode("utf-8")
-        except ValueError:
-            return rest
-    return rest
+    return ids.logical_name(physical, prefix, state=STATE_COLLECTION, marker=_HEX)
 
 
 def encode_id(doc_id: DocId) -> str:
