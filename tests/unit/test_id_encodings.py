@@ -82,3 +82,16 @@ def test_keys_polyvec_did_not_write_come_back_as_they_are(
 def test_docstring_examples() -> None:
     result = doctest.testmod(ids)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("name", ["docs", "my docs", "日本語", "pvx-looks-encoded", "a.b-c_d"])
+def test_collection_names_round_trip_through_chroma_and_milvus(name: str) -> None:
+    from polyvec.backends.chroma import layout as chroma
+    from polyvec.backends.milvus import layout as milvus
+
+    # chroma's physical name carries no prefix; milvus's does
+    assert chroma.logical_name(chroma.physical_name(name), "") == name
+    assert milvus.logical_name(milvus.physical_name(name, "pv_"), "pv_") == name
+    assert chroma.logical_name(chroma.STATE_COLLECTION, "") is None
+    assert milvus.logical_name("pv_" + milvus.STATE_COLLECTION, "pv_") is None
+    assert milvus.logical_name("other_docs", "pv_") is None
