@@ -10,10 +10,11 @@ from typing import Any
 import numpy as np
 
 from polyvec.backends.base import Backend, CollectionSpec
-from polyvec.filters import Filter
-from polyvec.filters.ast import And
+from polyvec.filters import F, Filter
+from polyvec.filters.ast import And, Not
 from polyvec.filters.evaluate import select
 from polyvec.types import Document, SparseVector
+from tests.backends.test_chroma_shadow_index import _comparisons
 
 HOSTILE = ['" or 1==1 or "', "' OR '1'='1", "back\\slash", 'q"uote', "new\nline", "tab\tx",
            "$and", "{'$ne': 1}", "日本語 ☃ 𝄞", "", " ", "%", "_", "\\\"", "\u2028"]  # fmt: skip
@@ -46,3 +47,28 @@ def check(backend: Backend, name: str, metadata: list[dict[str, Any]], f: Filter
     assert sorted(int(h.id) for h in dense) == want, f
     sparse = backend.search_sparse(name, SparseVector((1,), (1.0,)), n, f)
     assert sorted(int(h.id) for h in sparse) == want, f
+
+
+def assert_awkward_values_filter_exactly(backend: Backend, awkward: list[dict[str, Any]]) -> None:
+    """Every comparison on ``a``, ``a.b`` and ``b`` (and its negation) over the awkward
+    values plus the hostile strings selects what the evaluator selects."""
+    metadata = [dict(m) for m in awkward] + [{"a": h, "b": [h, "x"]} for h in HOSTILE]
+    name = load(backend, metadata)
+    plain = {i: backend.get(name, [i])[0].metadata for i in range(len(metadata))}
+    for field in ("a", "a.b", "b"):
+        for f in _comparisons(field):
+            for g in (f, Not(f)):
+                want = sorted(select(g, plain))
+                assert backend.count(name, g) == len(want), g
+                got = sorted(int(d.id) for b in backend.scroll(name, filter=g) for d in b)
+                assert got == want, g
+
+
+def assert_hostile_strings_match_only_themselves(backend: Backend) -> None:
+    metadata = [{"s": h, "tags": [h]} for h in HOSTILE] + [{"s": "other"}]
+    name = load(backend, metadata)
+    for i, h in enumerate(HOSTILE):
+        for f in (F("s") == h, F("tags").contains(h), F("s").is_in([h])):
+            assert [d.id for b in backend.scroll(name, filter=f) for d in b] == [i], (h, f)
+        assert backend.count(name, F("s") != h) == len(metadata) - 1
+    assert backend.count(name, F('" or 1==1 or "') == 1) == 0

@@ -19,8 +19,13 @@ from polyvec.filters import F
 from polyvec.filters.ast import And, Not, Or
 from polyvec.filters.evaluate import select
 from polyvec.types import Document
-from tests.backends.engine_filters import HOSTILE, load
-from tests.backends.test_chroma_shadow_index import AWKWARD, _comparisons
+from tests.backends.engine_filters import (
+    HOSTILE,
+    assert_awkward_values_filter_exactly,
+    assert_hostile_strings_match_only_themselves,
+    load,
+)
+from tests.backends.test_chroma_shadow_index import AWKWARD
 from tests.conftest import _Engines, engine_for, variants_for
 
 
@@ -43,26 +48,11 @@ def test_awkward_values_on_the_engine(mb: Backend) -> None:
     # Milvus JSON holds 64-bit integers: the one awkward value beyond them is refused
     # (test_integers_beyond_64_bits_are_refused); the rest must filter exactly.
     awkward = [m for m in AWKWARD if m.get("a") != 2**63 + 1]
-    metadata = [dict(m) for m in awkward] + [{"a": h, "b": [h, "x"]} for h in HOSTILE]
-    name = load(mb, metadata)
-    plain = {i: mb.get(name, [i])[0].metadata for i in range(len(metadata))}
-    for field in ("a", "a.b", "b"):
-        for f in _comparisons(field):
-            for g in (f, Not(f)):
-                want = sorted(select(g, plain))
-                assert mb.count(name, g) == len(want), g
-                got = sorted(int(d.id) for b in mb.scroll(name, filter=g) for d in b)
-                assert got == want, g
+    assert_awkward_values_filter_exactly(mb, awkward)
 
 
 def test_hostile_strings_match_only_themselves(mb: Backend) -> None:
-    metadata = [{"s": h, "tags": [h]} for h in HOSTILE] + [{"s": "other"}]
-    name = load(mb, metadata)
-    for i, h in enumerate(HOSTILE):
-        for f in (F("s") == h, F("tags").contains(h), F("s").is_in([h])):
-            assert [d.id for b in mb.scroll(name, filter=f) for d in b] == [i], (h, f)
-        assert mb.count(name, F("s") != h) == len(metadata) - 1
-    assert mb.count(name, F('" or 1==1 or "') == 1) == 0
+    assert_hostile_strings_match_only_themselves(mb)
 
 
 def test_text_match_escapes_like_wildcards(mb: Backend) -> None:
