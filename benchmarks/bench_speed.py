@@ -11,12 +11,14 @@
 4. **Per backend vs raw client, 10k → 100k vectors**: ``Collection.add`` (includes BM25
    encoding) and dense query p50/p95 (query vector given, k=10, ``candidates=10`` so both
    sides fetch 10 — by default a single-leg query fetches ``max(50, 4k)``) vs the raw
-   client's own insert and query, on synthetic 384-d unit vectors with real passage
-   texts. qdrant-edge has no separate raw client here (polyvec calls ``EdgeShard``
-   directly). qdrant-edge has no background optimizer: up to ``--optimize-up-to``
-   vectors the run calls ``Collection.optimize()`` (HNSW build, timed apart) before
-   querying; above it queries full-scan. Past 20k vectors only qdrant-edge runs (the
-   others ingest at 100-1,000 docs/s on this shared 2-core machine).
+   client's own insert and query (``benchmarks/raw_clients.py``: qdrant-client, chromadb,
+   psycopg 3 + pgvector on a PostgreSQL started as the tests start it, pymilvus on Milvus
+   Lite, a ``qdrant_edge.EdgeShard`` of its own), on synthetic 384-d unit vectors with
+   real passage texts; queries raced interleaved. qdrant-edge has no background
+   optimizer: up to ``--optimize-up-to`` vectors the run calls ``Collection.optimize()``
+   and the raw shard's ``optimize()`` (HNSW build, timed apart) before querying; above
+   it both query by full scan. Past 20k vectors only qdrant-edge runs (the others ingest
+   at 300-2,000 docs/s on this shared 2-core machine).
 
 Text: real man-page and docstring passages (``benchmarks/corpus.py``); dense vectors
 are random (seeded), so no embedding model is timed except in (3).
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import shutil
 import statistics
 import sys
 import tempfile
@@ -40,6 +43,7 @@ import numpy as np
 
 from benchmarks.bench_mmr import best_of
 from benchmarks.corpus import passages
+from benchmarks.raw_clients import Raw, raw_chroma, raw_edge, raw_milvus, raw_pgvector, raw_qdrant
 from benchmarks.timing import race
 from polyvec import Collection, Document, RetrieverConfig
 from polyvec.backends.registry import open_backend
@@ -181,50 +185,77 @@ def bench_rerank(texts: Sequence[str], queries: Sequence[str], per_query: int) -
 
 
 # -- 4. backends and scale ---------------------------------------------------------------
-def raw_qdrant(
-    texts: Sequence[str], vectors: np.ndarray
-) -> tuple[Callable[[np.ndarray], Any], float]:
-    from qdrant_client import QdrantClient, models
+BACKENDS = ("qdrant-edge", "qdrant-memory", "chroma-local", "pgvector", "milvus-lite")
+SMALL_ONLY = 20_000
+"""Above this many vectors only qdrant-edge runs (the others ingest at 300-2,000 docs/s
+on this shared 2-core machine)."""
 
-    client = QdrantClient(":memory:")
-    client.create_collection(
-        "raw", vectors_config=models.VectorParams(size=DIM, distance=models.Distance.COSINE)
-    )
-    t = time.perf_counter()
-    for s in range(0, len(texts), 256):
-        client.upsert(
-            "raw",
-            [
-                models.PointStruct(
-                    id=i, vector=vectors[i].tolist(), payload={"text": texts[i], "n": i}
-                )
-                for i in range(s, min(s + 256, len(texts)))
-            ],
+
+def polyvec_url(name: str, n: int, tmp: Path, pg_uri: str) -> str:
+    if name == "pgvector":
+        return f"{pg_uri}{'&' if '?' in pg_uri else '?'}schema=speed{n}"
+    return {
+        "qdrant-edge": f"qdrant-edge://{tmp / f'edge{n}'}",
+        "qdrant-memory": "qdrant+memory://",
+        "chroma-local": f"chroma+local://{tmp / f'chroma{n}'}",
+        "milvus-lite": f"milvus+lite://{tmp / f'milvus{n}.db'}",
+    }[name]
+
+
+def raw_client(
+    name: str, n: int, texts: Sequence[str], vectors: np.ndarray, tmp: Path, pg_uri: str,
+    optimize: bool,
+) -> Raw:  # fmt: skip
+    if name == "qdrant-edge":
+        return raw_edge(texts, vectors, tmp / f"rawedge{n}", optimize)
+    if name == "qdrant-memory":
+        return raw_qdrant(texts, vectors)
+    if name == "chroma-local":
+        return raw_chroma(texts, vectors, tmp / f"rawchroma{n}")
+    if name == "pgvector":
+        return raw_pgvector(texts, vectors, pg_uri, f"raw_speed{n}")
+    return raw_milvus(texts, vectors, tmp / f"rawmilvus{n}.db")
+
+
+def bench_backend(
+    name: str, n: int, texts: Sequence[str], vectors: np.ndarray, queries: np.ndarray,
+    tmp: Path, pg_uri: str, optimize: bool,
+) -> str:  # fmt: skip
+    """One table row: polyvec's ``Collection.add`` and the raw client's load, then
+    their dense queries raced."""
+    log(f"{name} {n}: polyvec ingest")
+    coll, t_pv = collection(polyvec_url(name, n, tmp, pg_uri), texts, vectors)
+    label = name
+    edge = name == "qdrant-edge"
+    if edge and optimize:
+        log(f"{name} {n}: polyvec optimize")
+        t0 = time.perf_counter()
+        coll.optimize()  # build HNSW: an Edge shard has no background optimizer
+        t_opt = time.perf_counter() - t0
+    log(f"{name} {n}: raw ingest")
+    raw = raw_client(name, n, texts, vectors, tmp, pg_uri, edge and optimize)
+    if edge:
+        label += (
+            f" (optimized in {t_opt:.0f} s; raw {raw.optimize_s:.0f} s)"
+            if raw.optimize_s is not None
+            else " (full scan)"
         )
-    took = time.perf_counter() - t
-    return (lambda q: client.query_points("raw", query=q.tolist(), limit=10).points), took
-
-
-def raw_chroma(
-    texts: Sequence[str], vectors: np.ndarray, path: Path
-) -> tuple[Callable[[np.ndarray], Any], float]:
-    import chromadb
-
-    client = chromadb.PersistentClient(path=str(path))
-    col = client.create_collection(
-        "raw", metadata={"hnsw:space": "cosine"}, embedding_function=None
+    try:
+        retriever = coll.retriever(RetrieverConfig(mode="dense", candidates=10))
+        fns: dict[str, Callable[[int], Any]] = {
+            "pv": lambda i: retriever.search("q", k=10, vector=queries[i]),
+            "raw": lambda i: raw.query(queries[i]),
+        }
+        log(f"{name} {n}: queries")
+        times = race(fns, range(len(queries)), warmup=1)
+    finally:
+        coll.close()
+        raw.close()
+    (p50, p95), (r50, r95) = pct(times["pv"]), pct(times["raw"])
+    return (
+        f"| {label} | {n} | {n / t_pv:.0f} | {n / raw.ingest_s:.0f} | {p50:.2f} / {p95:.2f} "
+        f"| {r50:.2f} / {r95:.2f} | {p50 / r50:.2f}× |"
     )
-    t = time.perf_counter()
-    for s in range(0, len(texts), 1024):
-        ids = range(s, min(s + 1024, len(texts)))
-        col.add(
-            ids=[str(i) for i in ids],
-            embeddings=vectors[s : s + 1024],
-            documents=[texts[i] for i in ids],
-            metadatas=[{"n": i} for i in ids],
-        )
-    took = time.perf_counter() - t
-    return (lambda q: col.query(query_embeddings=[q], n_results=10)), took
 
 
 def bench_backends(
@@ -233,6 +264,7 @@ def bench_backends(
     n_queries: int,
     tmp: Path,
     optimize_up_to: int = 100_000,
+    backends: Sequence[str] = BACKENDS,
 ) -> list[str]:
     lines = [
         "### Dense query and ingest per backend vs the raw client (synthetic 384-d vectors)\n",
@@ -241,52 +273,27 @@ def bench_backends(
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     queries = unit_vectors(n_queries, 7)
-    for n in sizes:
-        corpus = [texts[i % len(texts)] for i in range(n)]
-        vectors = unit_vectors(n, 3)
-        for name in ("qdrant-edge", "qdrant-memory", "chroma-local"):
-            if name != "qdrant-edge" and n > 20_000:
-                continue  # ~100-1,000 docs/s on this shared 2-core machine: 10k only
-            url = {
-                "qdrant-edge": f"qdrant-edge://{tmp / f'edge{n}'}",
-                "qdrant-memory": "qdrant+memory://",
-                "chroma-local": f"chroma+local://{tmp / f'chroma{n}'}",
-            }[name]
-            log(f"{name} {n}: ingest")
-            coll, t_pv = collection(url, corpus, vectors)
-            if name == "qdrant-edge" and n <= optimize_up_to:
-                log(f"{name} {n}: optimize")
-                t0 = time.perf_counter()
-                coll.optimize()  # build HNSW: an Edge shard has no background optimizer
-                t_opt = time.perf_counter() - t0
-                name_shown = f"{name} (optimized in {t_opt:.0f} s)"
-            else:
-                name_shown = name if name != "qdrant-edge" else f"{name} (full scan)"
-            raw: Callable[[np.ndarray], Any] | None = None
-            t_raw = float("nan")
-            if name == "qdrant-memory":
-                raw, t_raw = raw_qdrant(corpus, vectors)
-            elif name == "chroma-local":
-                raw, t_raw = raw_chroma(corpus, vectors, tmp / f"rawchroma{n}")
-            retriever = coll.retriever(RetrieverConfig(mode="dense", candidates=10))
-            fns: dict[str, Callable[[int], Any]] = {
-                "pv": lambda i, r=retriever: r.search("q", k=10, vector=queries[i])
-            }
-            if raw is not None:
-                fns["raw"] = lambda i, raw=raw: raw(queries[i])
-            times = race(fns, range(n_queries), warmup=1)
-            p50, p95 = pct(times["pv"])
-            if raw is not None:
-                r50, r95 = pct(times["raw"])
-                raw_cells = f"{n / t_raw:.0f} | {r50:.2f} / {r95:.2f} | {p50 / r50:.2f}×"
-            else:
-                raw_cells = "– | – | –"
-            lines.append(
-                f"| {name_shown} | {n} | {n / t_pv:.0f} | {raw_cells.split(' | ')[0]} | "
-                f"{p50:.2f} / {p95:.2f} | {' | '.join(raw_cells.split(' | ')[1:])} |"
-            )
-            log(lines[-1])
-            coll.close()
+    server = None
+    if "pgvector" in backends and min(sizes, default=SMALL_ONLY + 1) <= SMALL_ONLY:
+        from tests.engines.pgvector import start_server  # the way the tests start it
+
+        log("pgvector: starting PostgreSQL")
+        server = start_server()
+    try:
+        for n in sizes:
+            corpus = [texts[i % len(texts)] for i in range(n)]
+            vectors = unit_vectors(n, 3)
+            for name in backends:
+                if name != "qdrant-edge" and n > SMALL_ONLY:
+                    continue
+                lines.append(
+                    bench_backend(name, n, corpus, vectors, queries, tmp,
+                                  server.uri if server else "", n <= optimize_up_to)
+                )  # fmt: skip
+                log(lines[-1])
+    finally:
+        if server is not None:
+            server.stop()  # by pid
     return lines
 
 
@@ -303,6 +310,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="build qdrant-edge's HNSW index (Collection.optimize) up to this many vectors; "
         "larger collections are queried by full scan",
     )
+    ap.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=BACKENDS)
     ap.add_argument("--out", default=None, help="append the tables to OUT/speed.md")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bm25", "mmr", "rerank", "backends"])
     args = ap.parse_args(argv)
@@ -319,15 +327,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rerank": lambda: bench_rerank(texts, queries[: args.rerank_queries], 32),
         "bm25": lambda: bench_bm25(texts, queries, tmp),
         "backends": lambda: bench_backends(
-            texts, args.scale, min(args.queries, 100), tmp, args.optimize_up_to
+            texts, args.scale, min(args.queries, 100), tmp, args.optimize_up_to, args.backends
         ),
     }
-    for name, fn in sections.items():
-        if name in args.skip:
-            continue
-        log(f"section {name}")
-        out += [*fn(), ""]
-        print("\n".join(out[-30:]), flush=True)
+    try:
+        for name, fn in sections.items():
+            if name in args.skip:
+                continue
+            log(f"section {name}")
+            out += [*fn(), ""]
+            print("\n".join(out[-30:]), flush=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     if args.out:
         Path(args.out).mkdir(parents=True, exist_ok=True)
         (Path(args.out) / "speed.md").write_text("\n".join(out) + "\n", encoding="utf-8")
