@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import shutil
 from pathlib import Path
 
@@ -143,3 +144,32 @@ def test_build_manpages_end_to_end(tmp_path: Path) -> None:
     corpus = load_beir(root, "test").corpus
     assert sorted(corpus) == ["blip.1", "blop.1", "frob.1"]
     assert "frobnicate" not in corpus["frob.1"].text and corpus["frob.1"].title == "frob"
+
+
+@pytest.mark.skipif(shutil.which("man") is None, reason="needs the man command")
+def test_build_manpages_pools_several_sections_under_a_name(tmp_path: Path) -> None:
+    pages = {
+        ("man2", "open", "2"): ("open and possibly create a file", "Open a file by path. " * 10),
+        ("man5", "fstab", "5"): ("static information about filesystems", "Mount table. " * 20),
+        ("man5", "open", "5"): ("open file format", "Not the system call, a format. " * 8),
+    }
+    for (section, name, number), (desc, body) in pages.items():
+        (tmp_path / section).mkdir(exist_ok=True)
+        text = ROFF.format(upper=name.upper(), name=name, desc=desc, body=body)
+        text = text.replace(f".TH {name.upper()} 1", f".TH {name.upper()} {number}")
+        with gzip.open(tmp_path / section / f"{name}.{number}.gz", "wt") as fh:
+            fh.write(text)
+    root = build_manpages(
+        tmp_path / "out", man_dir=[tmp_path / "man2", tmp_path / "man5"], name="mansys"
+    )
+    test = load_beir(root, "test")
+    assert test.name == "mansys"
+    assert sorted(test.corpus) == ["fstab.5", "open.2", "open.5"]
+    queries = {**load_beir(root, "dev").queries, **test.queries}
+    assert sorted(queries.values()) == [
+        "open and possibly create a file",
+        "open file format",
+        "static information about filesystems",
+    ]
+    info = json.loads((root / "dataset.json").read_text())
+    assert str(tmp_path / "man2") in info["source"] and str(tmp_path / "man5") in info["source"]

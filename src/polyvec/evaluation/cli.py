@@ -65,7 +65,13 @@ def register(
     ds = sub.add_parser("dataset", help="build a BEIR dataset from offline text")
     ds.add_argument("source", choices=["manpages", "pydocs"])
     ds.add_argument("out", help="output directory")
-    ds.add_argument("--man-dir", default="/usr/share/man/man1")
+    ds.add_argument(
+        "--man-dir",
+        action="append",
+        default=None,
+        help="man page directory, repeatable (default: /usr/share/man/man1)",
+    )
+    ds.add_argument("--name", default=None, help="dataset name (default: the source's)")
     ds.add_argument("--gcloud", type=int, default=300, help="GA gcloud pages kept (manpages)")
     ds.add_argument(
         "--max-words", type=int, default=3000, help="leave out longer pages (0: keep all)"
@@ -83,16 +89,17 @@ def run_dataset(args: argparse.Namespace) -> int:
 
         root = build_manpages(
             args.out,
-            man_dir=args.man_dir,
+            man_dir=args.man_dir or "/usr/share/man/man1",
             gcloud=args.gcloud,
             max_words=args.max_words,
             cache_dir=args.render_cache,
             workers=args.workers,
+            name=args.name or "manpages",
         )
     else:
         from polyvec.evaluation.builders.pydocs import build_pydocs
 
-        root = build_pydocs(args.out)
+        root = build_pydocs(args.out, name=args.name or "pydocs")
     for split in ("dev", "test"):
         print(load_beir(root, split).summary())
     print(f"written to {root}")

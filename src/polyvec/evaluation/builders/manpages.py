@@ -1,4 +1,4 @@
-"""A BEIR dataset from section 1 of the system's man pages.
+"""A BEIR dataset from the system's man pages: section 1 by default, or any sections.
 
 * **query**: the description in the page's NAME line (``ls - list directory contents``
   → ``list directory contents``);
@@ -21,9 +21,17 @@
   :mod:`polyvec.evaluation.builders.common` (duplicate pages merged, descriptions
   shared by several pages dropped, fixed hash split).
 
+* **other sections**: ``man_dir`` takes several directories, e.g. sections 2, 3, 5, 7
+  and 8 (system calls, C library, file formats, overviews, administration) for a second
+  man-page set of another genre (``name`` keeps the two apart). Pages that are
+  ``.so`` aliases of one page render to the same text and are merged as duplicates.
+
 Usage::
 
     polyvec dataset manpages datasets/manpages --gcloud 300
+    polyvec dataset manpages datasets/mansys --name mansys \\
+        --man-dir /usr/share/man/man2 --man-dir /usr/share/man/man3 --man-dir /usr/share/man/man5 \\
+        --man-dir /usr/share/man/man7 --man-dir /usr/share/man/man8
     # or
     from polyvec.evaluation.builders import build_manpages
     path = build_manpages("datasets/manpages", gcloud=300)
@@ -34,7 +42,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -62,10 +70,22 @@ def _page_name(path: Path) -> str:
     return base + re.sub(r"\.(gz|bz2|xz)$", "", suffix)
 
 
-def select_pages(man_dir: str | os.PathLike[str], gcloud: int) -> list[Path]:
+ManDirs = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
+
+
+def _dirs(man_dir: ManDirs) -> list[Path]:
+    return (
+        [Path(man_dir)] if isinstance(man_dir, (str, os.PathLike)) else [Path(d) for d in man_dir]
+    )
+
+
+def select_pages(man_dir: ManDirs, gcloud: int) -> list[Path]:
     """The page files used, sorted: every non-gcloud page, plus ``gcloud`` GA-track
-    gcloud pages chosen by SHA-1 of the file name (alpha/beta tracks never)."""
-    files = sorted(p for p in Path(man_dir).iterdir() if p.is_file() and MAN_PAGE.search(p.name))
+    gcloud pages chosen by SHA-1 of the file name (alpha/beta tracks never).
+    ``man_dir`` is one directory or several (their pages are pooled)."""
+    files = sorted(
+        p for d in _dirs(man_dir) for p in d.iterdir() if p.is_file() and MAN_PAGE.search(p.name)
+    )
     plain = [p for p in files if not _is_gcloud(p.name.split(".")[0])]
     ga = [
         p
@@ -144,11 +164,12 @@ def iter_pairs(
 def build_manpages(
     out: str | os.PathLike[str],
     *,
-    man_dir: str | os.PathLike[str] = "/usr/share/man/man1",
+    man_dir: ManDirs = "/usr/share/man/man1",
     gcloud: int = 300,
     max_words: int = 3000,
     cache_dir: str | os.PathLike[str] | None = None,
     workers: int = 2,
+    name: str = "manpages",
 ) -> Path:
     """Build the man-page dataset into ``out`` (BEIR files, ``qrels/dev.tsv`` and
     ``qrels/test.tsv``, and ``dataset.json`` with the construction and counts).
@@ -160,7 +181,7 @@ def build_manpages(
     too_long = [p for p in pairs if max_words and len(p.body.split()) > max_words]
     pairs = [p for p in pairs if not (max_words and len(p.body.split()) > max_words)]
     info = {
-        "source": str(man_dir),
+        "source": ", ".join(str(d) for d in _dirs(man_dir)),
         "builder": "polyvec.evaluation.builders.manpages",
         "pages_considered": len(files),
         "pages_with_description": len(pairs),
@@ -171,5 +192,5 @@ def build_manpages(
         "document": "rendered page without NAME section, header and footer",
         "split": "sha1(doc id) mod 5 == 0 -> dev, else test",
     }
-    dataset, splits, queries, _ = assemble(pairs, "manpages", info)
+    dataset, splits, queries, _ = assemble(pairs, name, info)
     return write_beir(dataset, out, splits=splits, all_queries=queries)

@@ -145,7 +145,7 @@ def iter_docstrings() -> Iterator[RawPair]:
             yield RawPair(qualname, qualname, summary, rest, {"module": modname, "kind": kind})
 
 
-def build_pydocs(out: str | os.PathLike[str]) -> Path:
+def build_pydocs(out: str | os.PathLike[str], *, name: str = "pydocs") -> Path:
     """Build the standard-library docstring dataset into ``out`` (BEIR files, both splits,
     ``dataset.json``)."""
     pairs = list(iter_docstrings())
@@ -156,5 +156,5 @@ def build_pydocs(out: str | os.PathLike[str]) -> Path:
         "document": "rest of the docstring, titled with the qualified name",
         "split": "sha1(doc id) mod 5 == 0 -> dev, else test",
     }
-    dataset, splits, queries, _ = assemble(pairs, "pydocs", info)
+    dataset, splits, queries, _ = assemble(pairs, name, info)
     return write_beir(dataset, out, splits=splits, all_queries=queries)
