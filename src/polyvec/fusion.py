@@ -38,7 +38,7 @@ Rules shared by the three methods:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Union
 
@@ -64,9 +64,11 @@ class RRF:
     """Reciprocal rank fusion: ``score = Σ_i w_i / (k + rank_i)``, ranks from 1.
 
     ``k=60`` is the value of Cormack et al. (2009); it makes the fused order depend on
-    ranks alone, so it needs no assumption about how each leg's scores are scaled —
-    the reason it is polyvec's default. ``weights`` apply per input list, in order
-    (``None``: all 1).
+    ranks alone, so it needs no assumption about how each leg's scores are scaled, but
+    it also drops how far apart the scores are, and two lists produce exact ties (ranks
+    1 and 3 vs 3 and 1). polyvec fuses query variants with it (their scores are of one
+    kind); hybrid legs default to :class:`DBSF`. ``weights`` apply per input list, in
+    order (``None``: all 1).
     """
 
     k: float = 60.0
@@ -86,6 +88,9 @@ class DBSF:
     σ is the sample standard deviation (``n - 1``), as in Qdrant. A list with one hit,
     or whose scores are all equal (σ = 0), gives each of its hits 0.5 — the value of
     the mean — again as Qdrant does. Values are not clipped to [0, 1].
+
+    polyvec's default for hybrid search (``RetrieverConfig().fusion``): parameter-free,
+    scale-free per leg, and it keeps score gaps that RRF throws away.
     """
 
     weights: tuple[float, ...] | None = None
@@ -156,12 +161,22 @@ def _finite_scores(hits: Sequence[Hit], method: Fusion, index: int) -> list[floa
     return scores
 
 
+def _in_order_sum(values: Iterable[float]) -> float:
+    # left to right, as SQL's sum() over an ordered window adds: pgvector computes DBSF in
+    # one statement with the same float operations (fsum or Python 3.12's compensated
+    # sum() would round differently there)
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
 def _dbsf_normalise(scores: Sequence[float]) -> list[float]:
     n = len(scores)
     if n < 2:
         return [0.5] * n
-    mean = math.fsum(scores) / n
-    std = math.sqrt(math.fsum((s - mean) ** 2 for s in scores) / (n - 1))
+    mean = _in_order_sum(scores) / n
+    std = math.sqrt(_in_order_sum((s - mean) * (s - mean) for s in scores) / (n - 1))
     if std == 0.0:
         return [0.5] * n
     low = mean - 3.0 * std

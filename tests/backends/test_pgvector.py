@@ -430,6 +430,8 @@ FUSIONS = [
     RRF(k=0, weights=(0.0, 1.0)),
     Convex(0.7),
     Convex(0.0),
+    DBSF(),
+    DBSF(weights=(0.3, 1.0)),
 ]
 
 
@@ -451,7 +453,11 @@ def test_hybrid_in_sql_equals_client_side_fusion(filled, fusion, with_filter):
         assert [h.score for h in got] == [h.score for h in want]  # the same float operations
         assert [h.sources for h in got] == [h.sources for h in want]
         assert [dict(h.scores) for h in got] == [dict(h.scores) for h in want]
-        assert all(h.kind == ("rrf" if isinstance(fusion, RRF) else "convex") for h in got)
+        assert all(h.kind == want[0].kind for h in got) and want[0].kind in (
+            "rrf",
+            "convex",
+            "dbsf",
+        )
 
 
 def test_hybrid_is_one_statement(filled, monkeypatch):
@@ -475,10 +481,34 @@ def test_hybrid_refuses_what_it_cannot_fuse(filled):
     pg, _ = filled
     q, sq = np.ones(DIM, dtype=np.float32), SparseVector.from_dict({3: 1.0})
     with pytest.raises(ConfigurationError, match="client-side"):
-        pg.search_hybrid("docs", q, sq, 5, fusion=DBSF(), candidates=10)
-    with pytest.raises(ConfigurationError, match="two weights"):
-        pg.search_hybrid("docs", q, sq, 5, fusion=RRF(weights=(1.0, 1.0, 1.0)), candidates=10)
-    assert PgVectorBackend.capabilities.hybrid_fusions == frozenset({"rrf", "convex"})
+        pg.search_hybrid("docs", q, sq, 5, fusion="max", candidates=10)  # type: ignore[arg-type]
+    for fusion in (RRF(weights=(1.0, 1.0, 1.0)), DBSF(weights=(1.0, 2.0, 1.0))):
+        with pytest.raises(ConfigurationError, match="two weights"):
+            pg.search_hybrid("docs", q, sq, 5, fusion=fusion, candidates=10)
+    assert PgVectorBackend.capabilities.hybrid_fusions == frozenset({"rrf", "dbsf", "convex"})
+
+
+def test_dbsf_in_sql_edge_cases(filled):
+    """One candidate per leg, and a leg whose scores are all equal: 0.5 each, as fuse."""
+    pg, docs = filled
+    rng = np.random.default_rng(5)
+    equal = SparseVector.from_dict({99: 1.5})  # three documents, one sparse score
+    pg.upsert(
+        "docs",
+        [Document(f"same{i}", "x", dense=rng.normal(size=DIM), sparse=equal) for i in range(3)],
+    )
+    q = np.asarray(docs[0].dense, dtype=np.float32)
+    for sq in (SparseVector.from_dict({3: 1.0}), SparseVector.from_dict({99: 2.0})):
+        for candidates in (1, 2, 40):
+            legs = [
+                pg.search_dense("docs", q, candidates),
+                pg.search_sparse("docs", sq, candidates),
+            ]
+            want = fuse(legs, DBSF())[:5]
+            got = pg.search_hybrid("docs", q, sq, 5, fusion=DBSF(), candidates=candidates)
+            assert [(h.id, h.score, h.sources) for h in got] == [
+                (h.id, h.score, h.sources) for h in want
+            ]
 
 
 def test_async_twins(filled):

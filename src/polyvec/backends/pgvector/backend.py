@@ -56,7 +56,7 @@ from polyvec.errors import (
 )
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
-from polyvec.fusion import RRF, Convex, Fusion
+from polyvec.fusion import DBSF, RRF, Convex, Fusion
 from polyvec.types import DocId, Document, Hit, SparseVector
 
 __all__ = ["BULK_LOAD_ROWS", "PgVectorBackend", "write_rows"]
@@ -112,7 +112,7 @@ class PgVectorBackend(Backend):
         backend="pgvector",
         sparse=True,
         native_idf=False,
-        hybrid_fusions=frozenset({"rrf", "convex"}),
+        hybrid_fusions=frozenset({"rrf", "dbsf", "convex"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
         filter_rewritten=REWRITTEN_FILTER_OPERATORS,
@@ -120,7 +120,7 @@ class PgVectorBackend(Backend):
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
         notes=(
-            "hybrid RRF and convex fusion run in one SQL statement; DBSF is fused client-side",
+            "hybrid RRF, DBSF and convex fusion run in one SQL statement",
             "BM25 is exact (postings table); document weights are stored as float32",
             "filters on declared 'filterable' keys use GIN indexes for eq/in/contains",
         ),
@@ -559,19 +559,24 @@ class PgVectorBackend(Backend):
         ef_search: int | None = None,
         probes: int | None = None,
     ) -> list[Hit]:
-        """Dense top-``candidates`` and sparse top-``candidates`` fused by RRF or convex
-        combination in ONE SQL statement (one round trip). The result equals
+        """Dense top-``candidates`` and sparse top-``candidates`` fused by RRF, DBSF or
+        convex combination in ONE SQL statement (one round trip). The result equals
         ``polyvec.fusion.fuse([search_dense(...), search_sparse(...)], fusion)[:k]``:
         same ids, same order, same scores and provenance."""
-        if not isinstance(fusion, (RRF, Convex)):
+        if not isinstance(fusion, (RRF, DBSF, Convex)):
             raise ConfigurationError(
                 f"pgvector fuses {sorted(self.capabilities.hybrid_fusions)} in SQL, not "
                 f"{type(fusion).__name__}: fuse the two legs client-side with "
                 "polyvec.fusion.fuse (the Retriever does this by itself)"
             )
-        if isinstance(fusion, RRF) and fusion.weights is not None and len(fusion.weights) != 2:
+        if (
+            isinstance(fusion, (RRF, DBSF))
+            and fusion.weights is not None
+            and len(fusion.weights) != 2
+        ):
             raise ConfigurationError(
-                f"hybrid RRF takes two weights (dense, sparse), got {len(fusion.weights)}"
+                f"hybrid {type(fusion).__name__} takes two weights (dense, sparse), "
+                f"got {len(fusion.weights)}"
             )
         layout = self._layout(collection)
         dense_vec = search.dense_query(layout, dense)

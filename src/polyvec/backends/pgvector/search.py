@@ -23,7 +23,7 @@ from polyvec.backends.pgvector import codec
 from polyvec.backends.pgvector.filters import TRUE, Params
 from polyvec.backends.pgvector.sql import DISTANCE_SQL, Layout, SearchSettings
 from polyvec.errors import ConfigurationError, DimensionMismatchError, InputError
-from polyvec.fusion import RRF, Convex, Fusion
+from polyvec.fusion import DBSF, RRF, Convex, Fusion
 from polyvec.types import Document, Hit, ScoreKind, Source, SparseVector, as_dense
 
 __all__ = [
@@ -160,6 +160,41 @@ def search(leg: sql.Composable) -> sql.Composed:
     ).format(leg)
 
 
+# One window over a whole leg, rows in rank order: aggregates over it add left to right,
+# as polyvec.fusion does, so the normalised scores are the same floats.
+_LEG_WINDOW = sql.SQL(
+    "WINDOW o AS (ORDER BY pv_dist, pv_tie), "
+    "w AS (ORDER BY pv_dist, pv_tie ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)"
+)
+
+
+def _normalised_leg(leg: sql.Composable, fusion: Fusion) -> sql.Composed:
+    """A leg's rows as ``pv_row, score, rank, norm``: ``norm`` is min-max (convex), DBSF's
+    ``(s - (mean - 3 std)) / (6 std)`` with the sample std (0.5 for one row or std 0),
+    or NULL (RRF: ranks only)."""
+    if isinstance(fusion, Convex):
+        norm = sql.SQL(
+            "CASE WHEN max(score) OVER w = min(score) OVER w THEN 1.0 "
+            "ELSE (score - min(score) OVER w) / (max(score) OVER w - min(score) OVER w) END"
+        )
+    elif isinstance(fusion, DBSF):
+        return sql.SQL(
+            "SELECT pv_row, score, rank, CASE WHEN std IS NULL OR std = 0 THEN 0.5 "
+            "ELSE (score - (mean - CAST(3 AS float8) * std)) / (CAST(6 AS float8) * std) "
+            "END AS norm FROM (SELECT pv_row, score, rank, mean, sqrt(sum((score - mean) * "
+            "(score - mean)) OVER w / NULLIF(n - 1, 0)) AS std FROM (SELECT pv_row, score, "
+            "pv_dist, pv_tie, row_number() OVER o AS rank, sum(score) OVER w / n AS mean, n "
+            "FROM (SELECT *, CAST(count(*) OVER () AS float8) AS n FROM ({leg}) AS pv_l) "
+            "AS pv_n {window}) AS pv_m {window}) AS pv_s"
+        ).format(leg=leg, window=_LEG_WINDOW)
+    else:
+        norm = sql.SQL("CAST(NULL AS float8)")
+    return sql.SQL(
+        "SELECT pv_row, score, row_number() OVER o AS rank, {norm} AS norm "
+        "FROM ({leg}) AS pv_l {window}"
+    ).format(norm=norm, leg=leg, window=_LEG_WINDOW)
+
+
 def hybrid(
     layout: Layout,
     dense: sql.Composable,
@@ -178,22 +213,13 @@ def hybrid(
     operations in the same order (so the scores are equal, not just close), and orders
     the same way: fused score descending, then best rank in either list, then first
     appearance (the dense list first). Min-max normalisation (for convex fusion) maps a
-    list whose scores are all equal to 1.0, as ``fuse`` does.
+    list whose scores are all equal to 1.0, and DBSF gives a list of one row, or of equal
+    scores, 0.5, as ``fuse`` does.
     """
     cand = params.add(candidates)
-    norm = sql.SQL(
-        "CASE WHEN max(score) OVER () = min(score) OVER () THEN 1.0 "
-        "ELSE (score - min(score) OVER ()) / (max(score) OVER () - min(score) OVER ()) END"
-    )
-    legs = sql.SQL(
-        "dense AS MATERIALIZED (SELECT pv_row, score, {norm} AS norm, "
-        "row_number() OVER (ORDER BY pv_dist, pv_tie) AS rank FROM ({dense}) AS pv_d), "
-        "sparse AS MATERIALIZED (SELECT pv_row, score, {norm} AS norm, "
-        "row_number() OVER (ORDER BY pv_dist, pv_tie) AS rank FROM ({sparse}) AS pv_s)"
-    ).format(
-        norm=norm,
-        dense=dense_leg(layout, dense, where, cand, ["pv_row"]),
-        sparse=sparse_leg(layout, terms, weights, where, cand, ["pv_row"]),
+    legs = sql.SQL("dense AS MATERIALIZED ({}), sparse AS MATERIALIZED ({})").format(
+        _normalised_leg(dense_leg(layout, dense, where, cand, ["pv_row"]), fusion),
+        _normalised_leg(sparse_leg(layout, terms, weights, where, cand, ["pv_row"]), fusion),
     )
     if isinstance(fusion, RRF):
         w = fusion.weights or (1.0, 1.0)
@@ -202,11 +228,14 @@ def hybrid(
         fused = sql.SQL(
             "COALESCE({w0} / ({k} + d.rank), 0) + COALESCE({w1} / ({k} + s.rank), 0)"
         ).format(w0=w0, w1=w1, k=rrf_k)
-    elif isinstance(fusion, Convex):
-        w0, w1 = params.add(float(fusion.alpha)), params.add(1.0 - float(fusion.alpha))
+    else:
+        pair: tuple[float, ...] = (
+            (fusion.alpha, 1.0 - fusion.alpha)
+            if isinstance(fusion, Convex)
+            else fusion.weights or (1.0, 1.0)
+        )
+        w0, w1 = params.add(float(pair[0])), params.add(float(pair[1]))
         fused = sql.SQL("COALESCE({} * d.norm, 0) + COALESCE({} * s.norm, 0)").format(w0, w1)
-    else:  # pragma: no cover - the backend checks first
-        raise ConfigurationError(f"{type(fusion).__name__} is not fused in SQL")
     order = sql.SQL(
         "ORDER BY f.score DESC, LEAST(f.d_rank, f.s_rank), f.d_rank IS NULL, f.d_rank, f.s_rank"
     )
@@ -223,7 +252,9 @@ def hybrid(
 def hybrid_hits(rows: Sequence[Sequence[Any]], fusion: Fusion, distance: ScoreKind) -> list[Hit]:
     """Hits from :func:`hybrid`'s rows, with the provenance and per-kind scores that
     :func:`polyvec.fusion.fuse` gives the same candidates."""
-    kind: ScoreKind = "rrf" if isinstance(fusion, RRF) else "convex"
+    kind: ScoreKind = (
+        "rrf" if isinstance(fusion, RRF) else "dbsf" if isinstance(fusion, DBSF) else "convex"
+    )
     hits: list[Hit] = []
     for key, text, metadata, score, d_rank, d_score, s_rank, s_score in rows:
         sources: list[Source] = []
