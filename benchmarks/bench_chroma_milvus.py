@@ -39,7 +39,7 @@ import numpy as np
 
 from benchmarks.corpus import passages
 from benchmarks.timing import p50_p95, race, timed
-from polyvec import Document
+from polyvec import RRF, Document
 from polyvec.backends.registry import open_backend
 from polyvec.collection import Collection
 from polyvec.embeddings import CachedEmbedder, default_embedder
@@ -127,7 +127,7 @@ def bench_chroma(texts: list[str], queries: list[str], table: dict[str, np.ndarr
         retrievers=[store.as_retriever(search_kwargs={"k": depth}), bm25_retriever],
         weights=[0.5, 0.5], c=60,
     )  # fmt: skip
-    retriever = coll.retriever(candidates=depth)
+    retriever = coll.retriever(candidates=depth, fusion=RRF())  # as the ensemble fuses
     fns = {
         "polyvec (Chroma + emulated BM25, RRF)": lambda q: retriever.search(q, k=k),
         "LangChain EnsembleRetriever (langchain-chroma + BM25Retriever)": lambda q: ensemble.invoke(
@@ -173,8 +173,8 @@ def bench_milvus(texts: list[str], queries: list[str], table: dict[str, np.ndarr
     gc.collect()
     t_lc = timed(lambda: store.add_texts(texts, [{"n": i} for i in range(len(texts))]))
     retriever, native_retriever = (
-        coll.retriever(candidates=depth),
-        native.retriever(candidates=depth),
+        coll.retriever(candidates=depth, fusion=RRF()),
+        native.retriever(candidates=depth, fusion=RRF()),  # Milvus fuses RRF natively
     )
 
     def lc_query(q: str) -> list[Any]:

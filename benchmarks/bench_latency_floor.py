@@ -6,7 +6,8 @@ processes hits all three alike):
 
 * ``embed``: ``embedder.embed_queries([q])`` — the query embedding alone;
 * ``engine``: the engine's own hybrid call with both query vectors already made —
-  ``EdgeShard.query`` with a dense and a BM25 prefetch fused by RRF, exactly the request
+  ``EdgeShard.query`` with a dense and a BM25 prefetch fused natively with the default
+  fusion, exactly the request
   polyvec sends (qdrant-edge, the embedded default);
 * ``polyvec``: ``Retriever.search(q, k)`` with the default hybrid configuration —
   embedding, BM25 query encoding, the engine call and building the hits.
@@ -33,6 +34,7 @@ from benchmarks.timing import p50_p95, race
 from polyvec import Collection, Document
 from polyvec.backends.registry import open_backend
 from polyvec.embeddings import default_embedder
+from polyvec.fusion import DBSF, RRF
 
 
 def main() -> None:
@@ -58,9 +60,18 @@ def main() -> None:
         backend.optimize("floor")
         retriever = coll.retriever()
         config = retriever.config
+        if not isinstance(config.fusion, (RRF, DBSF)) or config.fusion.weights is not None:
+            raise SystemExit(f"no native qdrant-edge request for {config.fusion!r}")
         candidates = config.leg_depth(args.k)
         shard = backend._shard("floor")  # the engine object polyvec itself calls
         layout = backend.layout
+
+        # the request polyvec sends for the default fusion (native in qdrant-edge)
+        fusion = (
+            qe.Fusion.Rrf(k=int(config.fusion.k))
+            if isinstance(config.fusion, RRF)
+            else qe.Fusion.Dbsf()
+        )
 
         def engine_request(q: str) -> Any:
             dense = embedder.embed_queries([q])[0].tolist()
@@ -76,7 +87,7 @@ def main() -> None:
                 ),
             ]
             return qe.QueryRequest(
-                limit=args.k, query=qe.Fusion.Rrf(k=60), prefetches=prefetches, with_payload=True
+                limit=args.k, query=fusion, prefetches=prefetches, with_payload=True
             )
 
         requests = {q: engine_request(q) for q in queries}

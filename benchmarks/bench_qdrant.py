@@ -23,7 +23,7 @@ import numpy as np
 
 from benchmarks.corpus import passages
 from benchmarks.timing import p50_p95, race, timed
-from polyvec import Collection, Document
+from polyvec import RRF, Collection, Document
 from polyvec.backends.registry import open_backend
 from polyvec.embeddings import default_embedder
 from polyvec.sparse.bm25 import BM25
@@ -150,7 +150,7 @@ def main() -> None:
             with_payload=True,
         ).points
 
-    retriever = coll.retriever()
+    retriever = coll.retriever(fusion=RRF())  # the fusion both peers use
 
     def pv_query(q: str) -> list[Any]:
         return retriever.search(q, k=args.k)

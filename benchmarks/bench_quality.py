@@ -3,11 +3,12 @@
 For each dataset (built by ``polyvec dataset``), on the ``test`` split:
 
 1. chunked (max over chunks) vs truncated documents, for BM25, dense and hybrid;
-2. sensitivity: RRF k and convex alpha swept on ``dev`` and ``test``; the value best on
-   ``dev`` is reported on ``test`` and joins the configurations below;
-3. polyvec configurations: BM25 only, dense only, hybrid RRF (the default,
-   ``RetrieverConfig()`` untouched), DBSF, convex, RRF and convex at the values chosen
-   on ``dev``, + MMR, + multi-query (pseudo-relevance feedback), + rerank (code path
+2. sensitivity: RRF k and convex alpha swept on ``dev`` and ``test`` (DBSF, which has no
+   parameter, beside them); the value best on ``dev`` is reported on ``test`` and joins
+   the configurations below;
+3. polyvec configurations: BM25 only, dense only, hybrid (the default,
+   ``RetrieverConfig()`` untouched: DBSF), RRF k=60, convex, RRF and convex at the values
+   chosen on ``dev``, + MMR, + multi-query (pseudo-relevance feedback), + rerank (code path
    only: an untrained cross-encoder head);
 4. the peers (``benchmarks/peers.py``) on the same units, model and BM25 settings;
 5. the default hybrid configuration on every backend that starts here.
@@ -59,7 +60,7 @@ from polyvec.evaluation.evaluate import feedback_tools, unit_depth
 from polyvec.evaluation.metrics import paired_test, per_query
 from polyvec.evaluation.runner import DocMode, QueryEmbedderSplit, Searcher, time_searchers
 from polyvec.evaluation.specs import build_config, parse_spec
-from polyvec.fusion import RRF, Convex, Fusion
+from polyvec.fusion import DBSF, RRF, Convex, Fusion
 
 RRF_KS = (1, 5, 10, 20, 40, 60, 100, 200)
 ALPHAS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
@@ -67,7 +68,7 @@ CONFIGS = (
     "bm25",
     "dense",
     "hybrid",
-    "dbsf",
+    "rrf",
     "convex",
     "hybrid:mmr=0.7",
     "hybrid:prf=1",
@@ -82,8 +83,10 @@ def log(msg: str) -> None:
 def sweep(
     coll: Any, dev: BeirDataset, test: BeirDataset, k: int
 ) -> tuple[list[str], dict[str, Any]]:
-    """RRF k and convex alpha: test nDCG@10 per value, and the dev-chosen value on test."""
-    fusions: dict[str, Fusion] = {f"rrf k={v}": RRF(k=v) for v in RRF_KS}
+    """RRF k and convex alpha: test nDCG@10 per value, and the dev-chosen value on test;
+    DBSF (the default, no parameter) on both splits beside them."""
+    fusions: dict[str, Fusion] = {"dbsf (default)": DBSF()}
+    fusions.update({f"rrf k={v}": RRF(k=v) for v in RRF_KS})
     fusions.update({f"convex alpha={a}": Convex(alpha=a) for a in ALPHAS})
     specs = {f"rrf k={v}": f"rrf:k={v}" for v in RRF_KS}
     specs.update({f"convex alpha={a}": f"convex:alpha={a}" for a in ALPHAS})

@@ -99,7 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     se.add_argument("query")
     se.add_argument("--k", type=int, default=5)
     se.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="hybrid")
-    se.add_argument("--fusion", choices=["rrf", "dbsf", "convex"], default="rrf")
+    se.add_argument(
+        "--fusion",
+        choices=["rrf", "dbsf", "convex"],
+        default="dbsf",
+        help="hybrid fusion (default: dbsf, as RetrieverConfig)",
+    )
     se.add_argument("--rrf-k", type=float, default=60.0)
     se.add_argument("--alpha", type=float, default=0.5, help="dense weight for --fusion convex")
     se.add_argument("--filter", default=None, help='JSON filter, e.g. \'{"page": {"$gte": 3}}\'')

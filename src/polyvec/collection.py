@@ -400,7 +400,7 @@ class Collection:
     def search(
         self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any
     ) -> list[Hit]:
-        """Search with a default (hybrid, RRF) retriever; ``options`` go to RetrieverConfig."""
+        """Search with a default (hybrid, DBSF) retriever; ``options`` go to RetrieverConfig."""
         return self.retriever(**options).search(query, k=k, filter=filter)
 
     # -- async twins -------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_hybrid_equals_client_side_fusion_of_the_legs(coll: Collection, fusion):
 def test_scores_are_higher_is_better_and_provenance_is_kept(coll: Collection):
     hits = coll.search("compress files", k=8)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
-    assert all(h.kind == "rrf" for h in hits)
+    assert all(h.kind == "dbsf" for h in hits)
     assert all(h.sources and all(s.rank >= 1 for s in h.sources) for h in hits)
     assert {s.leg for h in hits for s in h.sources} <= {"dense", "sparse", "hybrid"}
 

@@ -53,7 +53,7 @@ def test_ingest_search_info(store, capsys):
     )
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["metadata"]["title"] == "grep"
-    assert hits[0]["kind"] == "rrf" and {s["leg"] for s in hits[0]["sources"]} <= {
+    assert hits[0]["kind"] == "dbsf" and {s["leg"] for s in hits[0]["sources"]} <= {
         "dense",
         "sparse",
         "hybrid",

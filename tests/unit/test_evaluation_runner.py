@@ -15,6 +15,7 @@ from polyvec.evaluation.runner import QueryEmbedderSplit, doc_ids, time_searcher
 from polyvec.evaluation.specs import build_config, parse_spec
 from polyvec.fusion import DBSF, RRF, Convex
 from polyvec.multiquery import PseudoRelevanceGenerator
+from polyvec.retriever import RetrieverConfig
 from polyvec.types import Document, Hit
 
 LONG = " ".join(f"w{i}" for i in range(400))
@@ -105,8 +106,12 @@ def test_specs() -> None:
     assert build_config(parse_spec("bm25")).mode == "sparse"
     assert build_config(parse_spec("dense")).mode == "dense"
     hybrid = build_config(parse_spec("hybrid"))
-    assert hybrid.mode == "hybrid" and hybrid.fusion == RRF()
-    assert build_config(parse_spec("hybrid:k=20")).fusion == RRF(k=20)
+    assert hybrid.mode == "hybrid" and hybrid.fusion == RetrieverConfig().fusion == DBSF()
+    assert build_config(parse_spec("rrf")).fusion == RRF()
+    assert build_config(parse_spec("rrf:k=20")).fusion == RRF(k=20)
+    for misplaced in ("hybrid:k=20", "dbsf:k=5", "rrf:alpha=0.3", "hybrid:alpha=0.7"):
+        with pytest.raises(ConfigurationError, match="belongs to"):
+            build_config(parse_spec(misplaced))
     assert build_config(parse_spec("dbsf")).fusion == DBSF()
     assert build_config(parse_spec("convex:alpha=0.3")).fusion == Convex(0.3)
     mmr = build_config(parse_spec("hybrid:mmr=0.7,fetch_k=30")).mmr

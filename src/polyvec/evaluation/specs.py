@@ -1,12 +1,12 @@
 """Retriever configurations written as short strings, for ``polyvec eval --config``.
 
 A spec is ``PRESET`` or ``PRESET:key=value,key=value``; presets are ``bm25`` (sparse
-only), ``dense``, ``hybrid`` (``RetrieverConfig()`` untouched: RRF, k=60), ``rrf``,
-``dbsf`` and ``convex``. Keys:
+only), ``dense``, ``hybrid`` (``RetrieverConfig()`` untouched: its default fusion,
+DBSF), ``rrf``, ``dbsf`` and ``convex``. Keys:
 
 =================  ==============================================================
-``k``              RRF's k                     (``rrf:k=20``)
-``alpha``          convex dense weight         (``convex:alpha=0.3``)
+``k``              RRF's k, ``rrf`` only       (``rrf:k=20``)
+``alpha``          convex dense weight, ``convex`` only (``convex:alpha=0.3``)
 ``candidates``     per-leg depth
 ``mmr``            MMR lambda                  (``hybrid:mmr=0.7``)
 ``fetch_k``        MMR candidates
@@ -91,15 +91,22 @@ def parse_spec(text: str) -> ConfigSpec:
     return ConfigSpec(preset, options, text.strip())
 
 
-def _fusion(spec: ConfigSpec) -> Fusion:
+def _fusion(spec: ConfigSpec) -> Fusion | None:
+    """The spec's fusion, or ``None`` for the default (``hybrid``, or a single leg)."""
     opts = spec.options
+    for key, owner in (("k", "rrf"), ("alpha", "convex")):
+        if key in opts and spec.preset != owner:
+            raise ConfigurationError(
+                f"{key!r} belongs to {owner} fusion, not {spec.preset!r} in {spec.text!r}: "
+                f"write {owner}:{key}={opts[key]}"
+            )
     if spec.preset == "dbsf":
         return DBSF()
     if spec.preset == "convex":
         return Convex(alpha=float(opts.get("alpha", 0.5)))
-    if "k" in opts:
-        return RRF(k=float(opts["k"]))
-    return RRF()
+    if spec.preset == "rrf":
+        return RRF(k=float(opts["k"])) if "k" in opts else RRF()
+    return None
 
 
 def untrained_minilm_cross_encoder() -> Any:
@@ -127,12 +134,13 @@ def build_config(
     of the top BM25 hits) and optionally ``idf(stem)``."""
     opts = spec.options
     changes: dict[str, Any] = {}
+    fusion = _fusion(spec)
     if spec.preset == "bm25":
         changes["mode"] = "sparse"
     elif spec.preset == "dense":
         changes["mode"] = "dense"
-    elif spec.preset != "hybrid" or opts.get("k") or opts.get("alpha"):
-        changes["fusion"] = _fusion(spec)
+    elif fusion is not None:
+        changes["fusion"] = fusion
     if "candidates" in opts:
         changes["candidates"] = int(opts["candidates"])
     if "mmr" in opts:

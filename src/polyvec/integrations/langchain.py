@@ -324,7 +324,7 @@ class PolyvecVectorStore(VectorStore):
     def hybrid_search(
         self, query: str, k: int = 4, filter: FilterLike = None, **options: Any
     ) -> list[LCDocument]:
-        """polyvec's hybrid pipeline (dense + BM25, fused with ``RRF(k=60)`` unless
+        """polyvec's hybrid pipeline (dense + BM25, fused with ``DBSF()`` unless
         ``fusion=`` says otherwise); ``options`` are
         :class:`~polyvec.retriever.RetrieverConfig` fields (``fusion``, ``mmr``,
         ``reranker``, ``multi_query``, ``candidates`` …)."""
