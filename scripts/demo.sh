@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job, from nothing: set up, ingest real offline text (the system's section-1
 # man pages, less the near-duplicate gcloud pages) into the embedded default store,
-# then answer a few questions with hybrid search (BM25 + MiniLM, fused with RRF).
+# then answer a few questions with hybrid search (BM25 + MiniLM, fused with DBSF).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh

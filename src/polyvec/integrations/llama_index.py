@@ -5,8 +5,8 @@ polyvec's own (:class:`~polyvec.collection.Collection`, :class:`~polyvec.retriev
 
 * :class:`PolyvecVectorStore` — a ``BasePydanticVectorStore`` over any polyvec backend:
   query modes DEFAULT (dense), SPARSE and TEXT_SEARCH (BM25), HYBRID (``alpha`` →
-  ``Convex(alpha)``, else RRF) and MMR (``mmr_threshold`` is MMR's λ); every
-  ``FilterOperator`` translated (:func:`metadata_filters_to_ast`); nodes' text, metadata
+  ``Convex(alpha)``, else the store's fusion, DBSF by default) and MMR
+  (``mmr_threshold`` is MMR's λ); every ``FilterOperator`` translated (:func:`metadata_filters_to_ast`); nodes' text, metadata
   and relationships round-trip. Works in ``VectorStoreIndex.from_vector_store``;
 * :class:`PolyvecRetriever` — a LlamaIndex ``BaseRetriever`` exposing the whole pipeline;
 * :class:`PolyvecRerankPostprocessor` — cross-encoder rerank as a node postprocessor;
