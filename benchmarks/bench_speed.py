@@ -17,13 +17,19 @@
    real passage texts; queries raced interleaved. qdrant-edge has no background
    optimizer: up to ``--optimize-up-to`` vectors the run calls ``Collection.optimize()``
    and the raw shard's ``optimize()`` (HNSW build, timed apart) before querying; above
-   it both query by full scan. Past 20k vectors only qdrant-edge runs (the others ingest
-   at 300-2,000 docs/s on this shared 2-core machine).
+   it both query by full scan. ``--max-vectors BACKEND=N`` sets the largest collection
+   a backend runs at (``all=N`` every backend; ``N`` may be ``none``, no limit): by
+   default qdrant-edge has no limit and the others stop at 20k vectors, as before the
+   option existed (at 100k they ingest 260-4,000 docs/s on a shared 2-core machine, a
+   few minutes each; 1M would take up to an hour a side); ``--max-vectors all=none``
+   runs every backend at every ``--scale``.
 
 Text: real man-page and docstring passages (``benchmarks/corpus.py``); dense vectors
 are random (seeded), so no embedding model is timed except in (3).
 
     python -m benchmarks.bench_speed --n 10000 --scale 10000 100000 --out docs/benchmarks
+    python -m benchmarks.bench_speed --skip bm25 mmr rerank --scale 100000 --queries 100 \
+        --optimize-up-to 0 --max-vectors all=none
 """
 
 from __future__ import annotations
@@ -187,8 +193,33 @@ def bench_rerank(texts: Sequence[str], queries: Sequence[str], per_query: int) -
 # -- 4. backends and scale ---------------------------------------------------------------
 BACKENDS = ("qdrant-edge", "qdrant-memory", "chroma-local", "pgvector", "milvus-lite")
 SMALL_ONLY = 20_000
-"""Above this many vectors only qdrant-edge runs (the others ingest at 300-2,000 docs/s
-on this shared 2-core machine)."""
+"""The default ``--max-vectors`` of every backend but qdrant-edge (which has none)."""
+
+
+def default_max_vectors() -> dict[str, int | None]:
+    """The largest collection each backend runs at by default (``None``: no limit)."""
+    return {name: None if name == "qdrant-edge" else SMALL_ONLY for name in BACKENDS}
+
+
+def parse_max_vectors(text: str) -> tuple[str, int | None]:
+    """``BACKEND=N`` (or ``all=N``; ``N`` an integer or ``none``) as ``(name, N)``."""
+    name, sep, value = text.partition("=")
+    if not sep or name not in (*BACKENDS, "all"):
+        raise argparse.ArgumentTypeError(f"expected BACKEND=N with BACKEND in {BACKENDS} or all")
+    if value.lower() in ("none", "inf"):
+        return name, None
+    try:
+        return name, int(value.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a vector count or 'none'") from None
+
+
+def max_vectors(pairs: Sequence[tuple[str, int | None]]) -> dict[str, int | None]:
+    """The default limits with ``pairs`` applied in order (``all`` sets every backend)."""
+    limits = default_max_vectors()
+    for name, limit in pairs:
+        limits.update(dict.fromkeys(BACKENDS if name == "all" else (name,), limit))
+    return limits
 
 
 def polyvec_url(name: str, n: int, tmp: Path, pg_uri: str) -> str:
@@ -265,7 +296,14 @@ def bench_backends(
     tmp: Path,
     optimize_up_to: int = 100_000,
     backends: Sequence[str] = BACKENDS,
+    limits: dict[str, int | None] | None = None,
 ) -> list[str]:
+    limits = default_max_vectors() if limits is None else limits
+
+    def runs(name: str, n: int) -> bool:
+        limit = limits.get(name)
+        return limit is None or n <= limit
+
     lines = [
         "### Dense query and ingest per backend vs the raw client (synthetic 384-d vectors)\n",
         "| backend | vectors | polyvec ingest docs/s | raw ingest docs/s | polyvec p50 / p95 ms "
@@ -274,7 +312,7 @@ def bench_backends(
     ]
     queries = unit_vectors(n_queries, 7)
     server = None
-    if "pgvector" in backends and min(sizes, default=SMALL_ONLY + 1) <= SMALL_ONLY:
+    if "pgvector" in backends and any(runs("pgvector", n) for n in sizes):
         from tests.engines.pgvector import start_server  # the way the tests start it
 
         log("pgvector: starting PostgreSQL")
@@ -284,7 +322,8 @@ def bench_backends(
             corpus = [texts[i % len(texts)] for i in range(n)]
             vectors = unit_vectors(n, 3)
             for name in backends:
-                if name != "qdrant-edge" and n > SMALL_ONLY:
+                if not runs(name, n):
+                    log(f"{name} {n}: skipped (--max-vectors {name}={limits.get(name)})")
                     continue
                 lines.append(
                     bench_backend(name, n, corpus, vectors, queries, tmp,
@@ -311,7 +350,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         "larger collections are queried by full scan",
     )
     ap.add_argument("--backends", nargs="*", default=list(BACKENDS), choices=BACKENDS)
-    ap.add_argument("--out", default=None, help="append the tables to OUT/speed.md")
+    ap.add_argument(
+        "--max-vectors",
+        nargs="*",
+        default=[],
+        type=parse_max_vectors,
+        metavar="BACKEND=N",
+        help="largest --scale each backend runs at (all=N: every backend; N may be 'none'); "
+        f"default qdrant-edge=none, the others {SMALL_ONLY}",
+    )
+    ap.add_argument("--out", default=None, help="write the tables to OUT/speed.md (replaces it)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["bm25", "mmr", "rerank", "backends"])
     args = ap.parse_args(argv)
     import torch
@@ -327,7 +375,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         "rerank": lambda: bench_rerank(texts, queries[: args.rerank_queries], 32),
         "bm25": lambda: bench_bm25(texts, queries, tmp),
         "backends": lambda: bench_backends(
-            texts, args.scale, min(args.queries, 100), tmp, args.optimize_up_to, args.backends
+            texts,
+            args.scale,
+            min(args.queries, 100),
+            tmp,
+            args.optimize_up_to,
+            args.backends,
+            max_vectors(args.max_vectors),
         ),
     }
     try:
