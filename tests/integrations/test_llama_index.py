@@ -44,7 +44,6 @@ from llama_index.core.vector_stores.types import (
 )
 
 from polyvec import (
-    RRF,
     ConfigurationError,
     Convex,
     F,
@@ -215,7 +214,7 @@ def test_query_modes_equal_the_core_pipeline(store: PolyvecVectorStore) -> None:
             (_run(store, query, "default"), coll.search(query, k=5, mode="dense")),
             (_run(store, query, "sparse"), coll.search(query, k=5, mode="sparse")),
             (_run(store, query, "text_search"), coll.search(query, k=5, mode="sparse")),
-            (_run(store, query, "hybrid"), coll.search(query, k=5, fusion=RRF())),
+            (_run(store, query, "hybrid"), coll.search(query, k=5)),  # the store's fusion: default
             (_run(store, query, "hybrid", alpha=0.3), coll.search(query, k=5, fusion=Convex(0.3))),
             (
                 _run(store, query, "mmr", mmr_threshold=0.2),
