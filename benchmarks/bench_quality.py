@@ -13,21 +13,21 @@ For each dataset (built by ``polyvec dataset``), on the ``test`` split:
 4. the peers (``benchmarks/peers.py``) on the same units, model and BM25 settings;
 5. the default hybrid configuration on every backend that starts here.
 
-Steps 2–5 run on the units of ``--doc-mode``: ``chunks`` (default; max over chunks) or
-``truncate`` (one unit per document, polyvec's default: the model embeds the first
-window, BM25 the whole text). Both modes write the same sections; ``truncate`` writes
-``quality-<dataset>-truncate.*`` so that the two runs sit side by side.
+Steps 2–5 run on the units of ``--doc-mode``: ``truncate`` (default, as polyvec's own:
+one unit per document, the model embeds the first window, BM25 the whole text) or
+``chunks`` (max over chunks). Both modes write the same sections, to
+``quality-<dataset>-truncate.*`` and ``quality-<dataset>.*`` respectively. Every test
+query is used unless ``--queries N`` keeps the first N.
 
 ::
 
     polyvec dataset manpages .data/datasets/manpages --render-cache .data/man-render
     polyvec dataset pydocs .data/datasets/pydocs
-    python -m benchmarks.bench_quality .data/datasets/manpages .data/datasets/pydocs \\
+    python -m benchmarks.bench_quality .data/datasets/manpages .data/datasets/pydocs \
         --out docs/benchmarks
-    python -m benchmarks.bench_quality .data/datasets/manpages --doc-mode truncate \\
-        --backends --out docs/benchmarks
 
-Writes ``quality-<dataset>.md``, ``.json`` and ``.png`` under ``--out``.
+Writes ``quality-<dataset>-truncate.md``, ``.json`` and ``.png`` under ``--out``
+(``docs/benchmarks.md`` has the full list of commands and the results).
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument(
         "--doc-mode",
         choices=("chunks", "truncate"),
-        default="chunks",
+        default="truncate",
         help="units for the configurations, peers, sweep and backends (the other mode "
         "runs bm25/dense/hybrid only, for the chunks-vs-truncation table)",
     )
