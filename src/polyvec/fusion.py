@@ -263,12 +263,12 @@ def fuse(lists: Sequence[Sequence[Hit]], method: Fusion, k: int | None = None) -
             entry.terms.append(term)
             entry.best_rank = min(entry.best_rank, rank)
 
-    fused: list[tuple[float, int, int, Hit]] = []
-    for entry in entries.values():
-        score = math.fsum(entry.terms)
-        scores = {**entry.scores, kind: score}
-        hit = Hit(entry.document, score, kind, tuple(entry.sources), scores)
-        fused.append((-score, entry.best_rank, entry.first_seen, hit))
-    fused.sort(key=lambda t: t[:3])
-    out = [t[3] for t in fused]
-    return out if k is None else out[:k]
+    order = sorted(
+        ((-math.fsum(e.terms), e.best_rank, e.first_seen, e) for e in entries.values()),
+        key=lambda t: t[:3],
+    )
+    # hits are built for the kept entries only: candidates outnumber the k asked for
+    return [
+        Hit(e.document, -neg, kind, tuple(e.sources), {**e.scores, kind: -neg})
+        for neg, _, _, e in (order if k is None else order[:k])
+    ]

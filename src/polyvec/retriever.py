@@ -194,13 +194,21 @@ class Retriever:
         # never wait on other tasks, so the shared pool cannot deadlock.
         calls: list[Callable[[], list[Hit]]] = []
         legs_per_variant: list[int] = []
+        kept: list[int] = []
+        for plan in plans:
+            # fused hits a variant hands on: the final k when nothing comes after fusion
+            # (fewer documents read and converted); later stages need all ``depth``
+            alone = len(plan) == 1 and self.config.mmr is None and self.config.reranker is None
+            kept.extend([k if alone else depth] * len(plan))
         for i, text in enumerate(flat):
-            legs = self._legs(text, dense[i] if dense is not None else None, depth, parsed)
+            vec = dense[i] if dense is not None else None
+            legs = self._legs(text, vec, depth, parsed, kept[i])
             calls.extend(legs)
             legs_per_variant.append(len(legs))
         results = iter(_parallel(calls))
         per_variant = [
-            self._combine([next(results) for _ in range(n)], depth) for n in legs_per_variant
+            self._combine([next(results) for _ in range(n)], kept[i])
+            for i, n in enumerate(legs_per_variant)
         ]
         out, offset = [], 0
         for plan in plans:
@@ -265,10 +273,16 @@ class Retriever:
         return rows
 
     def _legs(
-        self, query: str, dense: np.ndarray | None, depth: int, filt: Filter | None
+        self,
+        query: str,
+        dense: np.ndarray | None,
+        depth: int,
+        filt: Filter | None,
+        keep: int,
     ) -> list[Callable[[], list[Hit]]]:
         """The engine calls one query variant needs: one (dense, sparse or native hybrid)
-        or two (dense and sparse, fused by :meth:`_combine`)."""
+        or two (dense and sparse, fused by :meth:`_combine`). Each leg searches ``depth``
+        candidates; a native hybrid call returns the best ``keep`` of them fused."""
         cfg = self.config
         backend, name = self.collection.backend, self.collection.name
         if cfg.mode == "dense":
@@ -287,7 +301,7 @@ class Retriever:
         if cfg.native and _fusion_name(cfg.fusion) in backend.capabilities.hybrid_fusions:
             return [
                 lambda: backend.search_hybrid(
-                    name, dense, sparse, depth, fusion=cfg.fusion, candidates=depth, filter=filt
+                    name, dense, sparse, keep, fusion=cfg.fusion, candidates=depth, filter=filt
                 )
             ]
         return [
@@ -295,8 +309,8 @@ class Retriever:
             lambda: backend.search_sparse(name, sparse, depth, filt),
         ]
 
-    def _combine(self, legs: list[list[Hit]], depth: int) -> list[Hit]:
-        return legs[0] if len(legs) == 1 else fuse(legs, self.config.fusion)[:depth]
+    def _combine(self, legs: list[list[Hit]], keep: int) -> list[Hit]:
+        return legs[0] if len(legs) == 1 else fuse(legs, self.config.fusion, keep)
 
     def _finish(
         self,
