@@ -235,6 +235,11 @@ def _assert_same_fused(native: list[Hit], client: list[Hit]) -> None:
             start = i
 
 
+def _whole(hit: Hit) -> tuple[object, ...]:
+    doc = hit.document
+    return (doc.id, doc.text, doc.metadata, hit.score, hit.kind, hit.sources, dict(hit.scores))
+
+
 FUSIONS: list[Fusion] = [
     RRF(),
     RRF(k=5),
@@ -265,7 +270,8 @@ def test_native_hybrid_equals_client_fusion(qb: QdrantBase, distance: str) -> No
                 qb.search_dense(name, dense, 15, where),
                 qb.search_sparse(name, sparse, 15, where),
             ]
-            _assert_same_fused(native, fuse(legs, fusion, 40))
+            want = fuse(legs, fusion, 40)
+            _assert_same_fused(native, want)
             expected_native = not isinstance(fusion, Convex) and fusion not in (
                 RRF(weights=(1.0, 0.5)),
                 RRF(k=2.5),
@@ -276,6 +282,8 @@ def test_native_hybrid_equals_client_fusion(qb: QdrantBase, distance: str) -> No
             assert qb.native_fusion(name, fusion) is expected_native, fusion
             if expected_native:
                 assert {s.leg for h in native for s in h.sources} == {"hybrid"}
+            else:  # fused by polyvec over payload-free legs: exactly fuse's answer
+                assert [_whole(h) for h in native] == [_whole(h) for h in want], fusion
 
 
 def test_hybrid_respects_k_and_kind(qb: QdrantBase) -> None:
@@ -492,3 +500,15 @@ def test_own_client_and_langchain_layout() -> None:
     assert (hit.id, hit.document.text, hit.score) == (point, "hello", 1.0)
     backend.upsert("lc", [Document(1, "mine", {}, np.array([0.0, 1, 0]))])
     assert backend.count("lc") == 2 and backend.get("lc", [1])[0].text == "mine"
+    # an integer point id (others write them) survives the fusion polyvec does itself
+    sparse = models.SparseVector(indices=[7], values=[1.0])
+    client.upsert(
+        "lc",
+        [models.PointStruct(id=42, vector={"": [1, 1, 0], "langchain-sparse": sparse},
+                            payload={"page_content": "int id", "metadata": {}})],
+    )  # fmt: skip
+    hits = backend.search_hybrid(
+        "lc", np.array([1.0, 1, 0]), SparseVector.from_dict({7: 1.0}), 3,
+        fusion=Convex(0.5), candidates=3,
+    )  # fmt: skip
+    assert (hits[0].id, hits[0].document.text) == ("42", "int id")

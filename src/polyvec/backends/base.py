@@ -70,7 +70,10 @@ class Capabilities:
     native_idf: bool = False
     """The engine computes IDF itself (query-side BM25 weights are then all 1)."""
     hybrid_fusions: frozenset[str] = frozenset()
-    """Fusion methods the engine runs in one call: subset of {"rrf", "dbsf", "convex"}."""
+    """Fusion methods :meth:`Backend.search_hybrid` takes in one backend call: subset of
+    {"rrf", "dbsf", "convex"}. The engine fuses them, or the backend fuses its own two
+    searches where that is cheaper than the Retriever's (see the backend's ``notes``);
+    either way the result is :func:`polyvec.fusion.fuse` over the two legs."""
     mmr: bool = False
     filter_operators: frozenset[str] = ALL_FILTER_OPERATORS
     """Filter operators the backend runs exactly; any other raises

@@ -20,7 +20,7 @@ import json
 import threading
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -148,6 +148,18 @@ def spec_from_json(text: str) -> CollectionSpec:
     )
 
 
+def _id_hits(recs: Sequence[Rec], kind: ScoreKind, leg: Any) -> list[Hit]:
+    """A leg's ranked hits keyed by point id (documents without content)."""
+    sign = -1.0 if kind == "l2" else 1.0
+    return ranked_hits([(Document(r.point_id), sign * r.score) for r in recs], kind, leg)
+
+
+def _engine_id(point: str) -> str | int:
+    """A point id as Qdrant takes it back: polyvec writes UUIDs; points written by
+    others may have unsigned integer ids."""
+    return int(point) if point.isdigit() else point
+
+
 class QdrantBase(Backend):
     """The contract over a handful of engine calls (the ``_e_*`` methods).
 
@@ -182,7 +194,7 @@ class QdrantBase(Backend):
     @abstractmethod
     def _e_upsert(self, name: str, points: list[PointData]) -> None: ...
     @abstractmethod
-    def _e_retrieve(self, name: str, ids: list[str], with_vectors: bool) -> list[Rec]: ...
+    def _e_retrieve(self, name: str, ids: Sequence[str | int], with_vectors: bool) -> list[Rec]: ...
     @abstractmethod
     def _e_delete(self, name: str, ids: list[str] | None, native_filter: Any) -> None: ...
     @abstractmethod
@@ -193,9 +205,16 @@ class QdrantBase(Backend):
     ) -> tuple[list[Rec], Any]: ...
     @abstractmethod
     def _e_search(
-        self, name: str, using: str, query: Any, limit: int, native_filter: Any
+        self,
+        name: str,
+        using: str,
+        query: Any,
+        limit: int,
+        native_filter: Any,
+        payload: bool = True,
     ) -> list[Rec]:
-        """``query`` is a dense list of floats or a :class:`SparseVector`."""
+        """``query`` is a dense list of floats or a :class:`SparseVector`; with
+        ``payload=False`` the records carry point ids and scores only."""
 
     @abstractmethod
     def _e_fused(
@@ -467,21 +486,60 @@ class QdrantBase(Backend):
         query = self._check_vector(spec, dense, "query vector")
         self._check_sparse(spec, sparse)
         how = native_fusion(fusion, spec.distance)
-        if how is None or not len(sparse):
-            legs = [
-                self.search_dense(collection, dense, candidates, filter),
-                self.search_sparse(collection, sparse, candidates, filter),
-            ]
-            return fuse(legs, fusion, k)
         if k <= 0 or candidates <= 0:
             return []
         native = self._e_filter(filter)
+        if how is None or not len(sparse):
+            return self._fused_here(collection, spec, query, sparse, fusion, k, candidates, native)
         with self._guard:
             recs = self._e_fused(collection, query, sparse, how, k, candidates, native)
         kind: ScoreKind = "rrf" if how.method == "rrf" else "dbsf"
         for rec in recs:
             rec.score *= how.scale
         return self._hits(recs, kind, "hybrid")
+
+    def _fused_here(
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        dense: list[float],
+        sparse: SparseVector,
+        fusion: Fusion,
+        k: int,
+        candidates: int,
+        native_filter: Any,
+    ) -> list[Hit]:
+        """Both legs fused by :func:`polyvec.fusion.fuse`, for what Qdrant cannot fuse.
+
+        The legs come back without payloads (point ids and scores: reading and converting
+        the payloads of every candidate costs more than both searches), and only the
+        fused top ``k`` are read, in one retrieve; the result is ``fuse`` over
+        :meth:`search_dense` and :meth:`search_sparse`. A point deleted by another
+        client between the searches and the read is left out: it no longer exists."""
+        with self._guard:  # no write of this process between the searches and the read
+            lists = [
+                self._e_search(
+                    collection, self.layout.dense, dense, candidates, native_filter, False
+                ),
+                self._e_search(
+                    collection, self.layout.sparse, sparse, candidates, native_filter, False
+                )
+                if len(sparse)
+                else [],
+            ]
+            legs = [
+                _id_hits(lists[0], spec.distance, "dense"),
+                _id_hits(lists[1], "bm25", "sparse"),
+            ]
+            fused = fuse(legs, fusion, k)
+            wanted = [_engine_id(str(h.id)) for h in fused]
+            recs = self._e_retrieve(collection, wanted, False) if wanted else []
+        found = {rec.point_id: rec for rec in recs}
+        return [
+            replace(h, document=self._document(found[str(h.id)], False))
+            for h in fused
+            if str(h.id) in found
+        ]
 
     # -- polyvec's state --------------------------------------------------------------
     def load_state(self, collection: str) -> dict[str, Any] | None:

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import os
 import ssl
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -180,7 +180,7 @@ class QdrantBackend(QdrantBase):
         backend="qdrant",
         sparse=True,
         native_idf=True,
-        hybrid_fusions=frozenset({"rrf", "dbsf"}),
+        hybrid_fusions=frozenset({"rrf", "dbsf", "convex"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
         filter_rewritten=REWRITTEN_FILTER_OPERATORS,
@@ -189,9 +189,9 @@ class QdrantBackend(QdrantBase):
         distances=frozenset({"cosine", "dot", "l2"}),
         notes=(
             "sparse vectors use Qdrant's IDF modifier (the engine computes IDF)",
-            "hybrid RRF/DBSF run in one query_points call (two Prefetch); unequal weights, "
-            "a fractional RRF k and DBSF over l2 are fused client-side (Qdrant's formulas "
-            "differ there)",
+            "hybrid RRF/DBSF run in one query_points call (two Prefetch); Convex, unequal "
+            "weights, a fractional RRF k and DBSF over l2 are fused by polyvec over two "
+            "payload-free searches, then the top k are read (Qdrant's formulas differ there)",
             "cosine collections store normalised vectors: get(with_vectors=True) returns them",
         ),
     )
@@ -527,10 +527,10 @@ class QdrantBackend(QdrantBase):
     def _with_vectors(self, with_vectors: bool) -> Any:
         return [self.layout.dense, self.layout.sparse] if with_vectors else False
 
-    def _e_retrieve(self, name: str, ids: list[str], with_vectors: bool) -> list[Rec]:
+    def _e_retrieve(self, name: str, ids: Sequence[str | int], with_vectors: bool) -> list[Rec]:
         with self._errors(name, "retrieve"):
             points = self.client.retrieve(
-                name, ids, with_payload=True, with_vectors=self._with_vectors(with_vectors)
+                name, list(ids), with_payload=True, with_vectors=self._with_vectors(with_vectors)
             )
         return [self._rec(p) for p in points]
 
@@ -579,7 +579,13 @@ class QdrantBackend(QdrantBase):
         return query, (using or None)
 
     def _e_search(
-        self, name: str, using: str, query: Any, limit: int, native_filter: Any
+        self,
+        name: str,
+        using: str,
+        query: Any,
+        limit: int,
+        native_filter: Any,
+        payload: bool = True,
     ) -> list[Rec]:
         native, vector_name = self._query(using, query)
         with self._errors(name, "query_points"):
@@ -590,7 +596,7 @@ class QdrantBackend(QdrantBase):
                 query_filter=native_filter,
                 search_params=self._params(name),
                 limit=limit,
-                with_payload=True,
+                with_payload=payload,
             ).points
         return [self._rec(p) for p in found]
 

@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -145,7 +146,7 @@ class QdrantEdgeBackend(QdrantBase):
         backend="qdrant-edge",
         sparse=True,
         native_idf=True,
-        hybrid_fusions=frozenset({"rrf", "dbsf"}),
+        hybrid_fusions=frozenset({"rrf", "dbsf", "convex"}),
         mmr=False,
         filter_operators=ALL_FILTER_OPERATORS,
         filter_rewritten=REWRITTEN_FILTER_OPERATORS,
@@ -154,8 +155,9 @@ class QdrantEdgeBackend(QdrantBase):
         distances=frozenset({"cosine", "dot", "l2"}),
         notes=(
             "Qdrant's Rust engine in-process: the same filters, IDF and fusion as a server",
-            "hybrid RRF/DBSF run in one query (two Prefetch); unequal weights, a fractional "
-            "RRF k and DBSF over l2 are fused client-side (Qdrant's formulas differ there)",
+            "hybrid RRF/DBSF run in one query (two Prefetch); Convex, unequal weights, a "
+            "fractional RRF k and DBSF over l2 are fused by polyvec over two payload-free "
+            "searches, then the top k are read (Qdrant's formulas differ there)",
             "no background optimizer in-process: Collection.optimize() (called by `polyvec "
             "ingest`) merges segments and builds HNSW; until then new points are full-scanned",
         ),
@@ -338,10 +340,10 @@ class QdrantEdgeBackend(QdrantBase):
         score = getattr(point, "score", 0.0)
         return Rec(str(point.id), point.payload or {}, dense, sparse, score)
 
-    def _e_retrieve(self, name: str, ids: list[str], with_vectors: bool) -> list[Rec]:
+    def _e_retrieve(self, name: str, ids: Sequence[str | int], with_vectors: bool) -> list[Rec]:
         shard = self._shard(name)
         with self._errors(name, "retrieve"):
-            found = shard.retrieve(ids, with_payload=True, with_vector=with_vectors)
+            found = shard.retrieve(list(ids), with_payload=True, with_vector=with_vectors)
         return [self._rec(p) for p in found]
 
     def _e_delete(self, name: str, ids: list[str] | None, native_filter: Any) -> None:
@@ -385,14 +387,20 @@ class QdrantEdgeBackend(QdrantBase):
         return qe.Query.Nearest(query, using=using)
 
     def _e_search(
-        self, name: str, using: str, query: Any, limit: int, native_filter: Any
+        self,
+        name: str,
+        using: str,
+        query: Any,
+        limit: int,
+        native_filter: Any,
+        payload: bool = True,
     ) -> list[Rec]:
         request = qe.QueryRequest(
             limit=limit,
             query=self._nearest(using, query),
             filter=native_filter,
             params=self._search_params(name),
-            with_payload=True,
+            with_payload=payload,
         )
         shard = self._shard(name)
         with self._errors(name, "query"):
