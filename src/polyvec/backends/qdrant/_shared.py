@@ -148,12 +148,6 @@ def spec_from_json(text: str) -> CollectionSpec:
     )
 
 
-def _id_hits(recs: Sequence[Rec], kind: ScoreKind, leg: Any) -> list[Hit]:
-    """A leg's ranked hits keyed by point id (documents without content)."""
-    sign = -1.0 if kind == "l2" else 1.0
-    return ranked_hits([(Document(r.point_id), sign * r.score) for r in recs], kind, leg)
-
-
 def _engine_id(point: str) -> str | int:
     """A point id as Qdrant takes it back: polyvec writes UUIDs; points written by
     others may have unsigned integer ids."""
@@ -419,9 +413,12 @@ class QdrantBase(Backend):
                 return
 
     # -- search -----------------------------------------------------------------------
-    def _hits(self, recs: list[Rec], kind: ScoreKind, leg: Any) -> list[Hit]:
+    def _hits(self, recs: list[Rec], kind: ScoreKind, leg: Any, content: bool = True) -> list[Hit]:
+        """Ranked hits (``l2``: negated distances); without ``content`` each document is
+        only its point id (records searched without payload)."""
         sign = -1.0 if kind == "l2" else 1.0
-        return ranked_hits([(self._document(r, False), sign * r.score) for r in recs], kind, leg)
+        docs = [self._document(r, False) if content else Document(r.point_id) for r in recs]
+        return ranked_hits([(d, sign * r.score) for d, r in zip(docs, recs)], kind, leg)
 
     def search_dense(
         self, collection: str, vector: np.ndarray, k: int, filter: Filter | None = None
@@ -516,20 +513,19 @@ class QdrantBase(Backend):
         fused top ``k`` are read, in one retrieve; the result is ``fuse`` over
         :meth:`search_dense` and :meth:`search_sparse`. A point deleted by another
         client between the searches and the read is left out: it no longer exists."""
+        lay = self.layout
         with self._guard:  # no write of this process between the searches and the read
-            lists = [
-                self._e_search(
-                    collection, self.layout.dense, dense, candidates, native_filter, False
-                ),
-                self._e_search(
-                    collection, self.layout.sparse, sparse, candidates, native_filter, False
-                )
+            dense_recs = self._e_search(
+                collection, lay.dense, dense, candidates, native_filter, False
+            )
+            sparse_recs = (
+                self._e_search(collection, lay.sparse, sparse, candidates, native_filter, False)
                 if len(sparse)
-                else [],
-            ]
+                else []
+            )
             legs = [
-                _id_hits(lists[0], spec.distance, "dense"),
-                _id_hits(lists[1], "bm25", "sparse"),
+                self._hits(dense_recs, spec.distance, "dense", content=False),
+                self._hits(sparse_recs, "bm25", "sparse", content=False),
             ]
             fused = fuse(legs, fusion, k)
             wanted = [_engine_id(str(h.id)) for h in fused]
