@@ -480,7 +480,7 @@ def test_hybrid_is_one_statement(filled, monkeypatch):
 def test_hybrid_refuses_what_it_cannot_fuse(filled):
     pg, _ = filled
     q, sq = np.ones(DIM, dtype=np.float32), SparseVector.from_dict({3: 1.0})
-    with pytest.raises(ConfigurationError, match="client-side"):
+    with pytest.raises(ConfigurationError, match="must be RRF"):
         pg.search_hybrid("docs", q, sq, 5, fusion="max", candidates=10)  # type: ignore[arg-type]
     for fusion in (RRF(weights=(1.0, 1.0, 1.0)), DBSF(weights=(1.0, 2.0, 1.0))):
         with pytest.raises(ConfigurationError, match="two weights"):
@@ -504,6 +504,8 @@ def test_dbsf_in_sql_edge_cases(filled):
                 pg.search_dense("docs", q, candidates),
                 pg.search_sparse("docs", sq, candidates),
             ]
+            if sq.indices == (99,) and candidates > 1:  # the edge case is really there
+                assert len(legs[1]) == min(3, candidates) and len({h.score for h in legs[1]}) == 1
             want = fuse(legs, DBSF())[:5]
             got = pg.search_hybrid("docs", q, sq, 5, fusion=DBSF(), candidates=candidates)
             assert [(h.id, h.score, h.sources) for h in got] == [

@@ -565,9 +565,7 @@ class PgVectorBackend(Backend):
         same ids, same order, same scores and provenance."""
         if not isinstance(fusion, (RRF, DBSF, Convex)):
             raise ConfigurationError(
-                f"pgvector fuses {sorted(self.capabilities.hybrid_fusions)} in SQL, not "
-                f"{type(fusion).__name__}: fuse the two legs client-side with "
-                "polyvec.fusion.fuse (the Retriever does this by itself)"
+                f"fusion must be RRF(...), DBSF(...) or Convex(...), got {fusion!r}"
             )
         if (
             isinstance(fusion, (RRF, DBSF))
