@@ -125,6 +125,31 @@ def test_hybrid_equals_client_side_fusion_of_the_legs(coll: Collection, fusion):
         assert above <= {h.id for h in got}, (query, fusion)
 
 
+@pytest.mark.parametrize("fusion", [DBSF(), Convex(0.5)])
+def test_hybrid_fetches_only_the_final_k(coll: Collection, fusion, monkeypatch):
+    """With nothing after fusion the backend is asked for k fused hits, not the whole
+    candidate depth, and the answer is the first k of the deeper one."""
+    asked: list[int] = []
+    real = coll.backend.search_hybrid
+
+    def spy(*args, **kwargs):
+        asked.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(coll.backend, "search_hybrid", spy)
+    retr = coll.retriever(fusion=fusion, candidates=30)
+    for query in QUERIES:
+        few, many = retr.search(query, k=3), retr.search(query, k=12)
+        assert [(h.id, h.score) for h in few] == [
+            (h.id, pytest.approx(h.score, rel=1e-9)) for h in many[:3]
+        ]
+    native = coll.backend.capabilities.hybrid_fusions
+    if type(fusion).__name__.lower() in native:
+        assert asked and set(asked) == {3, 12}
+    else:  # fused by the Retriever: the backend's own hybrid call is never made
+        assert asked == []
+
+
 def test_scores_are_higher_is_better_and_provenance_is_kept(coll: Collection):
     hits = coll.search("compress files", k=8)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
