@@ -19,6 +19,7 @@ from polyvec.errors import (
     MissingDependencyError,
     PolyvecError,
     SchemaError,
+    UnsupportedFeatureError,
     UnsupportedFilterError,
     WriteError,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "SchemaError",
     "Source",
     "SparseVector",
+    "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "WriteError",
     "__version__",

@@ -5,6 +5,8 @@ wrong and what to do about it::
 
     PolyvecError
     ├── ConfigurationError            a bad URL, option or combination of options
+    │   └── UnsupportedFeatureError   a feature (named vectors, quantization …) this
+    │                                 backend cannot provide
     ├── MissingDependencyError        (also ImportError) an optional extra is not installed
     ├── InputError                    (also ValueError) bad data handed to polyvec
     │   ├── SchemaError               metadata that does not fit the declared MetadataSchema
@@ -46,6 +48,7 @@ __all__ = [
     "PolyvecError",
     "ReadOnlyError",
     "SchemaError",
+    "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "VerificationError",
     "WriteError",
@@ -58,6 +61,22 @@ class PolyvecError(Exception):
 
 class ConfigurationError(PolyvecError):
     """A URL, option or combination of options that cannot work."""
+
+
+class UnsupportedFeatureError(ConfigurationError):
+    """A feature the backend cannot provide (named vectors, a quantization, an index
+    type, a cluster setting …); raised before anything is written, never ignored.
+
+    ``feature`` is a key of :data:`polyvec.backends.features.FEATURES`."""
+
+    def __init__(self, backend: str, feature: str, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"the {backend} backend cannot provide {feature!r}{extra}: leave it out, or use "
+            f"a backend whose capabilities list it (`polyvec info`, docs: feature table)"
+        )
+        self.backend = backend
+        self.feature = feature
 
 
 class MissingDependencyError(PolyvecError, ImportError):

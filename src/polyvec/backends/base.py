@@ -41,6 +41,7 @@ __all__ = [
     "Capabilities",
     "CollectionSpec",
     "Distance",
+    "FeatureSupport",
     "FilterSupport",
     "ranked_hits",
     "require_ids_or_filter",
@@ -57,6 +58,9 @@ REWRITTEN_FILTER_OPERATORS = frozenset(op.value for op in REWRITTEN)
 
 FilterSupport = Literal["native", "rewritten", "restricted", "unsupported"]
 """How a backend runs one filter operator (see :meth:`Capabilities.filter_support`)."""
+
+FeatureSupport = Literal["native", "emulated", "unsupported"]
+"""How a backend provides one feature (see :meth:`Capabilities.feature_support`)."""
 
 
 @dataclass(frozen=True)
@@ -91,6 +95,13 @@ class Capabilities:
     emulated: frozenset[str] = frozenset()
     """Features the backend provides client-side, exactly, where the engine has none
     (e.g. ``{"sparse"}``: sparse search over vectors stored in the engine)."""
+    native_features: frozenset[str] = frozenset()
+    """Features of :data:`polyvec.backends.features.FEATURES` the engine provides itself
+    (a feature in neither this set nor ``emulated`` is refused with
+    ``UnsupportedFeatureError``); see :meth:`feature_support`."""
+    feature_notes: tuple[tuple[str, str], ...] = ()
+    """``(feature, note)``: how or when a feature is limited on this backend (shown as a
+    footnote of the generated feature table)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -107,7 +118,29 @@ class Capabilities:
             "distances": sorted(self.distances),
             "notes": list(self.notes),
             "emulated": sorted(self.emulated),
+            "native_features": sorted(self.native_features),
+            "feature_notes": dict(self.feature_notes),
         }
+
+    def feature_support(self, feature: str) -> FeatureSupport:
+        """``"native"``, ``"emulated"`` (client-side, exact) or ``"unsupported"`` for one
+        feature of :data:`polyvec.backends.features.FEATURES`.
+
+        >>> Capabilities("x", native_features=frozenset({"named_vectors"})).feature_support(
+        ...     "named_vectors")
+        'native'
+        """
+        from polyvec.backends.features import FEATURES
+
+        if feature not in FEATURES:
+            raise ConfigurationError(
+                f"unknown feature {feature!r}; known: {', '.join(sorted(FEATURES))}"
+            )
+        if feature in self.native_features:
+            return "native"
+        if feature in self.emulated:
+            return "emulated"
+        return "unsupported"
 
     def filter_support(self, operator: str) -> FilterSupport:
         """``"native"``, ``"rewritten"``, ``"restricted"`` (native, refused in the cases

@@ -4,10 +4,11 @@
 (Python, and the same filter as a dict), a metadata dict and what the reference
 evaluator answers. The unit tests check every case against :func:`polyvec.filters.matches`
 and the differential suite runs every case on every backend. The capability table is
-read from each backend's declared ``Capabilities`` (no engine needed). Regenerate both
-files after changing either::
+read from each backend's declared ``Capabilities`` (no engine needed), and so is the
+feature table (:mod:`polyvec.backends.features`). Regenerate the files after changing
+any of them::
 
-    python -m polyvec.filters.tables            # writes docs/_generated/filter-*.md
+    python -m polyvec.filters.tables            # writes docs/_generated/*.md
     python -m polyvec.filters.tables --check    # exit 1 if they are stale
 
     >>> from polyvec.filters import matches
@@ -25,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from polyvec.backends.features import features_table
 from polyvec.filters.ast import And, F, Filter, Not, Op, Or
 from polyvec.filters.parse import parse_filter
 
@@ -234,6 +236,7 @@ def generated_files(root: Path) -> dict[Path, str]:
     return {
         out / "filter-semantics.md": semantics_table(),
         out / "filter-capabilities.md": capabilities_table(),
+        out / "feature-capabilities.md": features_table(_capabilities()),
     }
 
 
