@@ -5,6 +5,9 @@
 
     polyvec dataset manpages datasets/manpages --gcloud 300
     polyvec dataset pydocs datasets/pydocs
+    polyvec dataset manpages-graded datasets/mangraded      # SEE ALSO pages relevant too
+    polyvec dataset pyref datasets/pyref                    # needs python3-doc
+    polyvec dataset kernel-docs datasets/kerneldocs         # needs linux-doc
     polyvec eval datasets/manpages --config bm25 --config dense --config hybrid \\
         --config convex:alpha=0.3 --json out/manpages.json --plot out/manpages.png
 """
@@ -63,14 +66,25 @@ def register(
     ev.set_defaults(handler=run_eval)
 
     ds = sub.add_parser("dataset", help="build a BEIR dataset from offline text")
-    ds.add_argument("source", choices=["manpages", "pydocs"])
+    ds.add_argument("source", choices=list(SOURCES))
     ds.add_argument("out", help="output directory")
     ds.add_argument(
         "--man-dir",
         action="append",
         default=None,
-        help="man page directory, repeatable (default: /usr/share/man/man1)",
+        help="man page directory, repeatable (default: /usr/share/man/man1; "
+        "manpages-graded: man1 to man8)",
     )
+    ds.add_argument(
+        "--html-dir", default=None, help="pyref: Python HTML docs (python3-doc's by default)"
+    )
+    ds.add_argument(
+        "--docs-dir", default=None, help="kernel-docs: a Documentation/ tree (linux-doc's)"
+    )
+    ds.add_argument(
+        "--min-offset", type=int, default=256, help="pyref: words a query sentence lies deep"
+    )
+    ds.add_argument("--passage-words", type=int, default=100, help="kernel-docs: passage size")
     ds.add_argument("--name", default=None, help="dataset name (default: the source's)")
     ds.add_argument("--gcloud", type=int, default=300, help="GA gcloud pages kept (manpages)")
     ds.add_argument(
@@ -81,10 +95,58 @@ def register(
     ds.set_defaults(handler=run_dataset)
 
 
+SOURCES = {
+    "manpages": "manpages",
+    "pydocs": "pydocs",
+    "manpages-graded": "mangraded",
+    "pyref": "pyref",
+    "kernel-docs": "kerneldocs",
+}
+"""``polyvec dataset`` sources and the dataset name each one gets by default."""
+
+
+def _build(args: argparse.Namespace) -> Any:
+    name = args.name or SOURCES[args.source]
+    if args.source == "manpages-graded":
+        from polyvec.evaluation.builders.manpages_graded import (
+            DEFAULT_MAN_DIRS,
+            build_manpages_graded,
+        )
+
+        return build_manpages_graded(
+            args.out,
+            man_dir=args.man_dir or DEFAULT_MAN_DIRS,
+            gcloud=args.gcloud,
+            max_words=args.max_words,
+            cache_dir=args.render_cache,
+            workers=args.workers,
+            name=name,
+        )
+    if args.source == "pyref":
+        from polyvec.evaluation.builders.pyref import DEFAULT_HTML_DIR, build_pyref
+
+        return build_pyref(
+            args.out,
+            html_dir=args.html_dir or DEFAULT_HTML_DIR,
+            min_offset=args.min_offset,
+            name=name,
+        )
+    from polyvec.evaluation.builders.kernel_docs import DEFAULT_DOCS_DIR, build_kernel_docs
+
+    return build_kernel_docs(
+        args.out,
+        docs_dir=args.docs_dir or DEFAULT_DOCS_DIR,
+        passage_words=args.passage_words,
+        name=name,
+    )
+
+
 def run_dataset(args: argparse.Namespace) -> int:
     from polyvec.evaluation.beir import load_beir
 
-    if args.source == "manpages":
+    if args.source not in ("manpages", "pydocs"):
+        root = _build(args)
+    elif args.source == "manpages":
         from polyvec.evaluation.builders.manpages import build_manpages
 
         root = build_manpages(

@@ -25,7 +25,14 @@ from typing import Any
 
 from polyvec.evaluation.beir import BeirDataset, CorpusDoc
 
-__all__ = ["RawPair", "assemble", "description_key", "split_of"]
+__all__ = [
+    "JudgedQuery",
+    "RawPair",
+    "assemble",
+    "assemble_judged",
+    "description_key",
+    "split_of",
+]
 
 _NON_WORD = re.compile(r"[\W_]+")
 
@@ -103,3 +110,76 @@ def assemble(
     test = {q: splits["test"][q] for q in splits["test"]}
     dataset = BeirDataset(corpus, {q: queries[q] for q in test}, test, name, "test", full_info)
     return dataset, splits, queries, stats
+
+
+@dataclass(frozen=True)
+class JudgedQuery:
+    """A query with graded judgements (``{doc id: grade}``, grades > 0), for builders
+    whose queries have several relevant documents or share one document.
+    ``split_key`` decides its split (:func:`split_of`)."""
+
+    id: str
+    text: str
+    relevant: Mapping[str, int]
+    split_key: str
+
+
+def assemble_judged(
+    docs: Iterable[CorpusDoc], queries: Iterable[JudgedQuery], name: str, info: Mapping[str, Any]
+) -> tuple[BeirDataset, dict[str, dict[str, dict[str, int]]], dict[str, str], dict[str, int]]:
+    """The rules of :func:`assemble` for graded, many-to-many judgements:
+
+    1. documents with identical normalised text are one document (the first by id); the
+       judgements of a merged document move to the one kept (the higher grade wins);
+    2. a query text (compared with :func:`description_key`) that comes with different
+       judgements from two sources is dropped (ambiguous); repeats with the same
+       judgements are one query;
+    3. judgements naming a document not in the corpus are dropped; a query left
+       without any is dropped;
+    4. ``split_of(query.split_key)`` assigns the split.
+
+    Returns what :func:`assemble` returns."""
+    corpus: dict[str, CorpusDoc] = {}
+    by_body: dict[str, str] = {}
+    alias: dict[str, str] = {}
+    stats = {"duplicate_bodies": 0, "ambiguous_queries": 0, "unjudged_queries": 0}
+    for doc in sorted(docs, key=lambda d: d.id):
+        key = _body_key(doc.text)
+        kept = by_body.setdefault(key, doc.id)
+        alias[doc.id] = kept
+        if kept == doc.id:
+            corpus[doc.id] = doc
+        else:
+            stats["duplicate_bodies"] += 1
+    grouped: dict[str, list[tuple[JudgedQuery, dict[str, int]]]] = {}
+    for query in sorted(queries, key=lambda q: q.id):
+        rel: dict[str, int] = {}
+        for did, grade in query.relevant.items():
+            target = alias.get(did)
+            if target is not None and grade > 0:
+                rel[target] = max(rel.get(target, 0), int(grade))
+        dkey = description_key(query.text)
+        if not rel or not dkey:
+            stats["unjudged_queries"] += 1
+            continue
+        grouped.setdefault(dkey, []).append((query, rel))
+    splits: dict[str, dict[str, dict[str, int]]] = {"dev": {}, "test": {}}
+    texts: dict[str, str] = {}
+    for _, group in sorted(grouped.items(), key=lambda kv: kv[1][0][0].id):
+        if any(rel != group[0][1] for _, rel in group):
+            stats["ambiguous_queries"] += len(group)
+            continue
+        query, rel = group[0]
+        texts[query.id] = query.text.strip()
+        splits[split_of(query.split_key)][query.id] = rel
+    stats.update(
+        documents=len(corpus),
+        queries=len(texts),
+        dev_queries=len(splits["dev"]),
+        test_queries=len(splits["test"]),
+        judgements=sum(len(r) for s in splits.values() for r in s.values()),
+    )
+    full_info = {**info, "name": name, "counts": dict(stats)}
+    test = splits["test"]
+    dataset = BeirDataset(corpus, {q: texts[q] for q in test}, test, name, "test", full_info)
+    return dataset, splits, texts, stats
