@@ -5,8 +5,10 @@ Imports no backend and no framework: those load on first use.
 
 from polyvec.collection import Collection, connect
 from polyvec.errors import (
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
+    CollectionMismatchError,
     CollectionNotFoundError,
     ConfigurationError,
     DimensionMismatchError,
@@ -19,6 +21,7 @@ from polyvec.errors import (
     MissingDependencyError,
     PolyvecError,
     SchemaError,
+    StoreLockedError,
     UnsupportedFeatureError,
     UnsupportedFilterError,
     WriteError,
@@ -34,9 +37,11 @@ __version__ = "0.1.0"
 __all__ = [
     "DBSF",
     "RRF",
+    "AuthenticationError",
     "BackendError",
     "BackendUnavailableError",
     "Collection",
+    "CollectionMismatchError",
     "CollectionNotFoundError",
     "ConfigurationError",
     "Convex",
@@ -60,6 +65,7 @@ __all__ = [
     "SchemaError",
     "Source",
     "SparseVector",
+    "StoreLockedError",
     "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "WriteError",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -265,13 +266,25 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _secrets(args: argparse.Namespace) -> list[str]:
+    """Every credential the command's URLs (and ``$POLYVEC_URL``) carry."""
+    from polyvec.backends.registry import URL_ENV
+    from polyvec.redaction import secrets_in_url
+
+    urls = [getattr(args, name, None) for name in ("url", "source", "destination")]
+    urls.append(os.environ.get(URL_ENV))
+    return [s for url in urls if url for s in secrets_in_url(url)]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from polyvec.redaction import scrub
+
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
     try:
         return handler(args)
     except PolyvecError as exc:
-        print(f"polyvec: error: {exc}", file=sys.stderr)
+        print(f"polyvec: error: {scrub(str(exc), _secrets(args))}", file=sys.stderr)
         return 2
     except json.JSONDecodeError as exc:
         print(f"polyvec: error: --filter is not valid JSON: {exc}", file=sys.stderr)

@@ -5,6 +5,7 @@ wrong and what to do about it::
 
     PolyvecError
     ├── ConfigurationError            a bad URL, option or combination of options
+    │   ├── CollectionMismatchError   reopening a collection with another model, distance …
     │   └── UnsupportedFeatureError   a feature (named vectors, quantization …) this
     │                                 backend cannot provide
     ├── MissingDependencyError        (also ImportError) an optional extra is not installed
@@ -20,6 +21,8 @@ wrong and what to do about it::
     │   └── EncryptedFieldError       a filter on a metadata field that is encrypted at rest
     ├── BackendError                  the database said no, or could not be reached
     │   ├── BackendUnavailableError   unreachable server, refused connection, timeout
+    │   ├── AuthenticationError       wrong password, key or token (never retried)
+    │   ├── StoreLockedError          an embedded store is open in another process
     │   ├── CollectionNotFoundError   the named collection does not exist
     │   ├── WriteError                a write failed; says which ids were and were not written
     │   └── ReadOnlyError             a write refused because the backend was opened read-only
@@ -31,9 +34,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from polyvec.redaction import scrub
+
 __all__ = [
+    "AuthenticationError",
     "BackendError",
     "BackendUnavailableError",
+    "CollectionMismatchError",
     "CollectionNotFoundError",
     "ConfigurationError",
     "DimensionMismatchError",
@@ -48,6 +55,7 @@ __all__ = [
     "PolyvecError",
     "ReadOnlyError",
     "SchemaError",
+    "StoreLockedError",
     "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "VerificationError",
@@ -56,11 +64,35 @@ __all__ = [
 
 
 class PolyvecError(Exception):
-    """Base class of every error polyvec raises on purpose."""
+    """Base class of every error polyvec raises on purpose.
+
+    Its message goes through :func:`polyvec.redaction.scrub`: a password, token or API
+    key in a URL, a libpq DSN or a ``key=value`` pair never reaches ``str(error)``."""
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(scrub(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigurationError(PolyvecError):
     """A URL, option or combination of options that cannot work."""
+
+
+class CollectionMismatchError(ConfigurationError):
+    """Reopening a collection with a setting other than the one it was built with
+    (embedding model, distance, BM25 settings, metadata schema). ``setting``,
+    ``recorded`` and ``requested`` say which and how."""
+
+    def __init__(
+        self, collection: str, setting: str, recorded: Any, requested: Any, fix: str
+    ) -> None:
+        super().__init__(
+            f"collection {collection!r} was built with {setting} {recorded!r}, not "
+            f"{requested!r}: {fix}"
+        )
+        self.collection = collection
+        self.setting = setting
+        self.recorded = recorded
+        self.requested = requested
 
 
 class UnsupportedFeatureError(ConfigurationError):
@@ -153,6 +185,28 @@ class BackendError(PolyvecError):
 
 class BackendUnavailableError(BackendError):
     """The database could not be reached."""
+
+
+class AuthenticationError(BackendError):
+    """The database refused the credentials (password, API key, token). Never retried:
+    the same credentials fail the same way. The engine's error is the ``__cause__``."""
+
+
+class StoreLockedError(BackendError):
+    """An embedded store (a directory or file) that another process has open: one
+    process writes an embedded store at a time. ``path`` is the store, ``holder`` the
+    process id that holds it (when known)."""
+
+    def __init__(self, path: str, engine: str, holder: int | None = None) -> None:
+        who = f"process {holder}" if holder else "another process"
+        super().__init__(
+            f"the {engine} store {path} is open in {who}: an embedded store is used by one "
+            "process at a time; close it there first (or wait for that process to end), "
+            "or use the engine's server for several processes"
+        )
+        self.path = path
+        self.engine = engine
+        self.holder = holder
 
 
 class CollectionNotFoundError(BackendError):

@@ -12,8 +12,10 @@ polyvec imports no database client. Third parties add theirs with
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any, Union
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from polyvec.backends.base import Backend
 from polyvec.errors import ConfigurationError, MissingDependencyError
+from polyvec.redaction import redact_url
 
 __all__ = [
     "DEFAULT_URL",
@@ -29,6 +32,7 @@ __all__ = [
     "open_backend",
     "register_backend",
     "resolve_url",
+    "url_scheme",
 ]
 
 URL_ENV = "POLYVEC_URL"
@@ -107,8 +111,10 @@ def _factory_for(scheme: str) -> Callable[..., Backend]:
                 found = ep.load()
                 break
     if found is None:
+        hint = difflib.get_close_matches(scheme, known_schemes(), n=1)
+        also = f" (did you mean {hint[0]!r}?)" if hint else ""
         raise ConfigurationError(
-            f"no backend for the URL scheme {scheme!r}; known schemes: "
+            f"no backend for the URL scheme {scheme!r}{also}; known schemes: "
             f"{', '.join(known_schemes())} (or register one with "
             "polyvec.backends.registry.register_backend)"
         )
@@ -119,16 +125,47 @@ def _factory_for(scheme: str) -> Callable[..., Backend]:
     return found  # type: ignore[no-any-return]
 
 
+_DSN = re.compile(r"^\s*[A-Za-z_]+\s*=")
+_SCHEME = re.compile(r"^([A-Za-z][\w+.-]*)://")
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of a backend URL, lower-cased (``""`` when it has none); a libpq
+    ``key=value`` connection string counts as ``postgresql``.
+
+    >>> url_scheme("qdrant-edge://./x"), url_scheme("host=db dbname=rag")
+    ('qdrant-edge', 'postgresql')
+    """
+    found = _SCHEME.match(url)
+    if found:
+        return found.group(1).lower()
+    if _DSN.match(url) and "://" not in url:
+        return "postgresql"
+    return urlsplit(url).scheme.lower()
+
+
+def _check_form(url: str, scheme: str) -> None:
+    if not scheme:
+        near = url.split(":", 1)[0].lower() if ":" in url else ""
+        hint = difflib.get_close_matches(near, known_schemes(), n=1) if near else []
+        also = f" (did you mean {hint[0]}://?)" if hint else ""
+        raise ConfigurationError(
+            f"{redact_url(url)!r} has no scheme{also}: write e.g. 'qdrant+local:///path/to/dir' "
+            "or 'postgresql://user@host/db'"
+        )
+    if "://" not in url and scheme != "postgresql":
+        raise ConfigurationError(
+            f"{redact_url(url)!r} lacks the // after {scheme}: — write {scheme}:///abs/path "
+            f"or {scheme}://./relative/path (or {scheme}://host for a server)"
+        )
+
+
 def open_backend(url: str | None = None, **options: Any) -> Backend:
     """Open the backend a URL names (see :func:`resolve_url` for the default)::
 
     backend = open_backend("qdrant+memory://")
     """
     resolved = resolve_url(url)
-    scheme = urlsplit(resolved).scheme.lower()
-    if not scheme:
-        raise ConfigurationError(
-            f"{resolved!r} has no scheme: write e.g. 'qdrant+local:///path/to/dir' or "
-            "'postgresql://user@host/db'"
-        )
+    scheme = url_scheme(resolved)
+    _check_form(resolved, scheme)
     return _factory_for(scheme)(resolved, **options)

@@ -34,6 +34,7 @@ import numpy as np
 
 from polyvec.backends.base import Backend, CollectionSpec
 from polyvec.errors import (
+    AuthenticationError,
     BackendUnavailableError,
     CollectionNotFoundError,
     ConfigurationError,
@@ -66,6 +67,7 @@ _NETWORK_NAMES = frozenset({
     "ClientConnectionError", "ClientOSError",
 })  # fmt: skip
 _NEVER = (
+    AuthenticationError,
     InputError,
     FilterError,
     ConfigurationError,

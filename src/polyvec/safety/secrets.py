@@ -4,9 +4,10 @@
   only :meth:`Secret.reveal` gives the value.
 * :func:`secret_from_env` reads one from the environment (``ConfigurationError`` naming
   the variable when it is missing).
-* :func:`redact_url` masks the password and key-like query parameters of a URL;
-  :func:`secrets_in_url` lists them; :func:`scrub` removes known secrets and anything
-  that looks like a URL credential from any text (an error message, a log line).
+* :func:`redact_url` masks the password and key-like parameters of a URL or a libpq
+  DSN; :func:`secrets_in_url` lists them; :func:`scrub` removes known secrets and
+  anything that looks like a credential from any text (an error message, a log line).
+  They are :mod:`polyvec.redaction`'s, the one scrubber every polyvec error uses.
 
 ::
 
@@ -19,11 +20,9 @@
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 from polyvec.errors import ConfigurationError
+from polyvec.redaction import MASK, SENSITIVE_KEYS, redact_url, scrub, secrets_in_url
 
 __all__ = [
     "SENSITIVE_KEYS",
@@ -33,18 +32,6 @@ __all__ = [
     "secret_from_env",
     "secrets_in_url",
 ]
-
-SENSITIVE_KEYS = ("password", "passwd", "api_key", "apikey", "api-key", "token", "secret",
-                  "access_key", "auth", "credential", "key")  # fmt: skip
-"""Query-parameter names (or name fragments) whose values are secrets."""
-
-MASK = "***"
-_CRED = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@")
-_PARAM = re.compile(
-    r"(?P<key>[\w-]*(?:password|passwd|api[_-]?key|apikey|token|secret|access[_-]?key)[\w-]*)"
-    r"(?P<sep>\s*[=:]\s*['\"]?)(?P<value>[^\s&'\",;)]+)",
-    re.IGNORECASE,
-)
 
 
 class Secret:
@@ -83,57 +70,3 @@ def secret_from_env(name: str) -> Secret:
             "(or pass the secret explicitly)"
         )
     return Secret(value)
-
-
-def _sensitive(key: str) -> bool:
-    k = key.lower()
-    return any(word in k for word in SENSITIVE_KEYS if word != "key") or k == "key"
-
-
-def secrets_in_url(url: str) -> list[str]:
-    """The secret values a URL carries: its password and sensitive query parameters."""
-    found: list[str] = []
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return found
-    if password:
-        found += [password, unquote(password)]
-    for key, value in parse_qsl(parts.query, keep_blank_values=False):
-        if _sensitive(key) and value:
-            found.append(value)
-    return [s for s in dict.fromkeys(found) if s]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password and sensitive query values replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return scrub(url)
-    netloc = parts.netloc
-    if password is not None:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}"
-    query = "&".join(
-        f"{k}={MASK}" if _sensitive(k) else part
-        for part in parts.query.split("&")
-        if part
-        for k in [part.split("=", 1)[0]]
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
-def scrub(text: str, secrets: Iterable[str | Secret] = ()) -> str:
-    """``text`` without the given secrets, URL passwords or ``key=value`` credentials."""
-    values = sorted(
-        {s.reveal() if isinstance(s, Secret) else s for s in secrets if s}, key=len, reverse=True
-    )
-    for value in values:
-        if len(value) >= 3:  # masking 1-2 characters would mangle the text, not protect it
-            text = text.replace(value, MASK)
-    text = _CRED.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    return _PARAM.sub(lambda m: f"{m['key']}{m['sep']}{MASK}", text)

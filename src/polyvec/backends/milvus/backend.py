@@ -58,6 +58,7 @@ from polyvec.errors import (
 )
 from polyvec.filters.ast import Filter
 from polyvec.fusion import RRF, Fusion, fuse
+from polyvec.redaction import redact_url
 from polyvec.types import Hit, SparseVector
 
 try:
@@ -222,7 +223,7 @@ class MilvusBackend(MilvusRows, Backend):
                     import milvus_lite  # noqa: F401
         else:
             target = uri or "http://localhost:19530"
-            self.display_url = target
+            self.display_url = redact_url(target)
         kwargs: dict[str, Any] = {"uri": target, "timeout": self.timeout}
         if self._secret:
             kwargs["token"] = self._secret

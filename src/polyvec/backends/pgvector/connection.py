@@ -11,12 +11,11 @@ redaction (a password never reaches a message or a log line).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-from polyvec.backends.translate import hide
 from polyvec.errors import ConfigurationError
+from polyvec.redaction import redact_url, secrets_in_url
+from polyvec.redaction import scrub as scrub_text
 
 __all__ = ["URL_OPTIONS", "password_of", "redact", "scrub", "split_url"]
 
@@ -75,39 +74,16 @@ def split_url(url: str) -> tuple[str, dict[str, Any]]:
 
 def password_of(conninfo: str) -> str | None:
     """The password a connection string carries, if any (to scrub it from messages)."""
-    try:
-        if _is_url(conninfo):
-            parts = urlsplit(conninfo)
-            found = dict(parse_qsl(parts.query)).get("password")
-            return found or (unquote(parts.password) if parts.password else None)
-        return conninfo_to_dict(conninfo).get("password") or None  # type: ignore[return-value]
-    except Exception:
-        return None
+    found = secrets_in_url(conninfo)
+    return found[0] if found else None
 
 
 def redact(conninfo: str) -> str:
-    """The connection string with its password replaced by ``***``."""
-    try:
-        if _is_url(conninfo):
-            parts = urlsplit(conninfo)
-            netloc = parts.netloc
-            if parts.password is not None:
-                userinfo, _, hostport = netloc.rpartition("@")
-                user = userinfo.split(":", 1)[0]
-                netloc = f"{user}:***@{hostport}"
-            query = [
-                (k, "***" if k == "password" else v)
-                for k, v in parse_qsl(parts.query, keep_blank_values=True)
-            ]
-            return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="/*"), ""))
-        params = conninfo_to_dict(conninfo)
-        if "password" in params:
-            params["password"] = "***"
-        return make_conninfo("", **params)
-    except Exception:
-        return "<unparseable connection string>"
+    """The connection string with its password (and every other credential, such as
+    ``sslpassword``) replaced by ``***``: :func:`polyvec.redaction.redact_url`."""
+    return redact_url(conninfo)
 
 
 def scrub(message: str, conninfo: str) -> str:
-    """``message`` without the password of ``conninfo``."""
-    return hide(message, password_of(conninfo))
+    """``message`` without any credential of ``conninfo`` (:mod:`polyvec.redaction`)."""
+    return scrub_text(message, secrets_in_url(conninfo))

@@ -30,6 +30,7 @@ from polyvec.backends.pgvector.connection import redact, scrub, split_url
 from polyvec.backends.pgvector.filters import Params
 from polyvec.backends.pgvector.sql import CATALOG, SearchSettings, catalog_ddl, check_schema_name
 from polyvec.errors import (
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -40,6 +41,9 @@ from polyvec.types import DocId
 
 _TLS_FAILURES = ("certificate", "does not support ssl")
 """Words of libpq's TLS failures: an untrusted or mismatched certificate, no TLS."""
+_AUTH_FAILURES = ("authentication failed", "no pg_hba.conf entry", "password is required",
+                  "no password supplied", "role \"")  # fmt: skip
+"""Words of libpq's authentication failures (a connection has no SQLSTATE yet)."""
 
 __all__ = ["Conn", "Session"]
 
@@ -101,10 +105,19 @@ class Session:
             ) from None
         return kwargs
 
-    def unavailable(self, exc: BaseException) -> BackendUnavailableError | ConfigurationError:
+    def unavailable(
+        self, exc: BaseException
+    ) -> BackendUnavailableError | ConfigurationError | AuthenticationError:
         """The error to raise for a failed connection: ``ConfigurationError`` when TLS
-        refused the server (retrying cannot help), else ``BackendUnavailableError``."""
+        refused the server and ``AuthenticationError`` when the server refused the
+        credentials (retrying cannot help either), else ``BackendUnavailableError``."""
         detail = scrub(str(exc).strip() or type(exc).__name__, self._conninfo)
+        state = str(getattr(exc, "sqlstate", None) or "")
+        if state.startswith("28") or any(word in detail.lower() for word in _AUTH_FAILURES):
+            return AuthenticationError(
+                f"PostgreSQL at {self.url} refused the credentials: {detail} — check the user "
+                "name and password in the URL (or PGPASSWORD / ~/.pgpass) and pg_hba.conf"
+            )
         if any(word in detail.lower() for word in _TLS_FAILURES):
             return ConfigurationError(
                 f"the TLS set-up with PostgreSQL at {self.url} failed: {detail} — check "
@@ -148,7 +161,9 @@ class Session:
         try:
             conn = psycopg.connect(self._conninfo, **self._connect_kwargs())
         except psycopg.OperationalError as exc:
-            raise self.unavailable(exc) from None
+            error = self.unavailable(exc)
+            # libpq's message holds no password: the cause is safe to keep, and says why
+            raise error from (exc if isinstance(error, AuthenticationError) else None)
         with conn:
             try:
                 self._bootstrap_on(conn)

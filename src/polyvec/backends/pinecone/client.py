@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -77,7 +78,7 @@ class IndexCalls:
                 "the index host (Pinecone console) and the network"
             )
         if isinstance(exc, (UnauthorizedError, ForbiddenError)):
-            return BackendError(
+            return AuthenticationError(
                 f"Pinecone at {self.display_url} refused the request ({text[:200]}): "
                 "check PINECONE_API_KEY and that the key's project owns this index"
             )

@@ -51,6 +51,7 @@ from polyvec.backends.qdrant.filters import field_path, to_qdrant_filter
 from polyvec.backends.qdrant.options import parse_options
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -393,7 +394,7 @@ class QdrantBackend(QdrantBase):
                 "or use qdrant+local:// for an embedded store"
             )
         if status in (401, 403) or "UNAUTHENTICATED" in grpc_code:
-            return BackendError(
+            return AuthenticationError(
                 f"Qdrant at {self.display_url} refused the request ({status or grpc_code}): "
                 "set the API key with ?api_key=... or QDRANT_API_KEY"
             )

@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
+    AuthenticationError,
     BackendError,
     BackendUnavailableError,
     CollectionNotFoundError,
@@ -151,7 +152,7 @@ class Calls:
             )
         status = getattr(exc, "status_code", None)
         if isinstance(exc, AuthenticationFailedError) or status in (401, 403):
-            return BackendError(
+            return AuthenticationError(
                 f"Weaviate at {self.display_url} refused the request ({text[:200]}): set "
                 "WEAVIATE_API_KEY (or api_key=...)"
             )
