@@ -1,4 +1,4 @@
-"""The ``polyvec`` command: ``ingest``, ``search``, ``info``, ``eval`` and ``dataset``.
+"""The ``polyvec`` command: ``ingest``, ``search``, ``info``, ``eval``, ``dataset`` and ``tune``.
 
 ::
 
@@ -7,6 +7,7 @@
     polyvec info
     polyvec dataset manpages datasets/manpages
     polyvec eval datasets/manpages --config bm25 --config dense --config hybrid
+    polyvec tune --collection documents              # choose fusion without labels
 
 Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded store in
 ``./.polyvec``) and ``--collection``. ``ingest`` and ``search`` also take ``--read-only``
@@ -32,7 +33,11 @@ from polyvec.errors import PolyvecError
 
 __all__ = ["COMMAND_MODULES", "main"]
 
-COMMAND_MODULES: list[str] = ["polyvec.transfer.cli", "polyvec.evaluation.cli"]
+COMMAND_MODULES: list[str] = [
+    "polyvec.transfer.cli",
+    "polyvec.evaluation.cli",
+    "polyvec.tuning.cli",
+]
 """Modules that add subcommands: each has ``register(subparsers, add_common_options)``
 that adds its parsers and sets ``handler`` (``args -> exit code``) as their default."""
 
@@ -108,6 +113,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     se.add_argument("--rrf-k", type=float, default=60.0)
     se.add_argument("--alpha", type=float, default=0.5, help="dense weight for --fusion convex")
+    se.add_argument(
+        "--dense-weight",
+        type=float,
+        default=None,
+        help="dense leg weight in (0, 1) for rrf/dbsf (sparse gets 1 - it; default: equal)",
+    )
+    se.add_argument(
+        "--candidates", type=int, default=None, help="candidates per leg (default: max(50, 4k))"
+    )
     se.add_argument("--filter", default=None, help='JSON filter, e.g. \'{"page": {"$gte": 3}}\'')
     se.add_argument("--mmr", type=float, default=None, metavar="LAMBDA", help="diversify (0..1)")
     se.add_argument(
@@ -191,13 +205,22 @@ def _hit_json(hit: Any) -> dict[str, Any]:
 
 
 def _search(args: argparse.Namespace) -> int:
+    from polyvec.errors import ConfigurationError
     from polyvec.filters import parse_filter
     from polyvec.fusion import DBSF, RRF, Convex, Fusion
     from polyvec.retriever import MMRConfig, RetrieverConfig
 
+    weights = None
+    if args.dense_weight is not None:
+        if args.fusion == "convex" or not 0.0 < args.dense_weight < 1.0:
+            raise ConfigurationError(
+                "--dense-weight takes a number in (0, 1) with --fusion rrf or dbsf "
+                "(convex fusion weighs the legs with --alpha)"
+            )
+        weights = (args.dense_weight, 1.0 - args.dense_weight)
     fusions: dict[str, Fusion] = {
-        "rrf": RRF(k=args.rrf_k),
-        "dbsf": DBSF(),
+        "rrf": RRF(k=args.rrf_k, weights=weights),
+        "dbsf": DBSF(weights=weights),
         "convex": Convex(args.alpha),
     }
     fusion = fusions[args.fusion]
@@ -210,6 +233,7 @@ def _search(args: argparse.Namespace) -> int:
         mode=args.mode,
         k=args.k,
         fusion=fusion,
+        candidates=args.candidates,
         mmr=MMRConfig(lambda_mult=args.mmr) if args.mmr is not None else None,
         reranker=reranker,
     )

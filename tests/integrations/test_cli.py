@@ -86,6 +86,18 @@ def test_ingest_search_info(store, capsys):
     assert main(["search", "compress", "--url", url, "--collection", "man", "--mmr", "0.5"]) == 0
     assert "gzip" in capsys.readouterr().out
 
+    # tuned settings: leg weights for dbsf/rrf and candidates per leg
+    args = ["--url", url, "--collection", "man", "--json"]
+    tuned = ["--fusion", "dbsf", "--dense-weight", "0.7", "--candidates", "3"]
+    assert main(["search", "compress files", *args, *tuned]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["metadata"]["title"] == "gzip" and hits[0]["kind"] == "dbsf"
+
+    # label-free tuning on the stored pages (every page sampled)
+    assert main(["tune", "--url", url, "--collection", "man", "--queries", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "chosen:" in out and "polyvec search QUERY --fusion" in out
+
     assert main(["info", "--url", url, "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["collections"]["man"]["count"] == 4
@@ -102,6 +114,11 @@ def test_errors_are_reported_not_raised(store, capsys):
     assert "collection 'nope' does not exist" in capsys.readouterr().err
     assert main(["search", "x", "--url", "nosuchscheme://x"]) == 2
     assert "no backend for the URL scheme" in capsys.readouterr().err
+    for bad in (["--fusion", "convex", "--dense-weight", "0.5"], ["--dense-weight", "1.5"]):
+        assert main(["search", "x", "--url", url, *bad]) == 2
+        assert "--dense-weight takes a number in (0, 1)" in capsys.readouterr().err
+    assert main(["tune", "--url", url, "--collection", "nope"]) == 2
+    assert "collection 'nope' does not exist" in capsys.readouterr().err
 
 
 def test_info_redacts_secrets(capsys):
