@@ -20,16 +20,19 @@ from polyvec.errors import (
     InvalidVectorError,
     MissingDependencyError,
     PolyvecError,
+    ScanLimitError,
     SchemaError,
     StoreLockedError,
     UnsupportedFeatureError,
     UnsupportedFilterError,
     WriteError,
 )
+from polyvec.facets import Facets
 from polyvec.filters import F
 from polyvec.fusion import DBSF, RRF, Convex
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.schema import Field, MetadataSchema
+from polyvec.stats import CollectionStats
 from polyvec.types import Document, Hit, Source, SparseVector
 
 __version__ = "0.1.0"
@@ -43,12 +46,14 @@ __all__ = [
     "Collection",
     "CollectionMismatchError",
     "CollectionNotFoundError",
+    "CollectionStats",
     "ConfigurationError",
     "Convex",
     "DimensionMismatchError",
     "Document",
     "EmptyQueryError",
     "F",
+    "Facets",
     "Field",
     "FilterError",
     "FilterSyntaxError",
@@ -62,6 +67,7 @@ __all__ = [
     "PolyvecError",
     "Retriever",
     "RetrieverConfig",
+    "ScanLimitError",
     "SchemaError",
     "Source",
     "SparseVector",

@@ -255,18 +255,22 @@ def _search(args: argparse.Namespace) -> int:
 def _info(args: argparse.Namespace) -> int:
     from polyvec.backends.registry import open_backend, resolve_url
     from polyvec.safety.secrets import redact_url
+    from polyvec.stats import collection_statistics
 
     backend = open_backend(args.url)
+    shown: dict[str, str] = {}
     try:
         caps = backend.capabilities.as_dict()
         collections = {}
         for name in backend.list_collections():
-            spec = backend.get_spec(name)
+            stats = collection_statistics(backend, name)
             collections[name] = {
-                "count": backend.count(name),
-                "dimension": spec.dimension if spec else None,
-                "distance": spec.distance if spec else None,
+                "count": stats.documents,
+                "dimension": stats.dimension,
+                "distance": stats.distance,
+                "statistics": stats.as_dict(),
             }
+            shown[name] = repr(stats)
     finally:
         backend.close()
     info = {
@@ -278,15 +282,13 @@ def _info(args: argparse.Namespace) -> int:
         print(json.dumps(info, indent=2))
         return 0
     print(f"backend: {caps['backend']}  url: {info['url']}")
-    for name, c in collections.items():
-        print(
-            f"  collection {name!r}: {c['count']} documents, dim={c['dimension']}, {c['distance']}"
-        )
+    for name in collections:
+        print(f"  {shown[name]}")
     print("native capabilities:")
     for key, value in caps.items():
         if key != "backend":
-            shown = ", ".join(value) if isinstance(value, list) else value
-            print(f"  {key:<17} {shown}")
+            listed = ", ".join(value) if isinstance(value, list) else value
+            print(f"  {key:<17} {listed}")
     return 0
 
 

@@ -31,10 +31,12 @@ from polyvec.errors import (
     DimensionMismatchError,
     InputError,
 )
+from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, check_facet_args
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
 from polyvec.schema import MetadataSchema
 from polyvec.sparse.bm25 import BM25, CorpusStats
+from polyvec.stats import CollectionStats, collection_statistics
 from polyvec.types import DocId, Document, Hit, SparseVector, as_dense
 
 if TYPE_CHECKING:
@@ -194,6 +196,44 @@ class Collection:
             f"Collection(name={self.name!r}, backend={self.backend!r}, "
             f"embedder={self.embedder.name!r}, dimension={self.dimension}, "
             f"documents={self.stats.n_docs})"
+        )
+
+    def statistics(self) -> CollectionStats:
+        """Documents, the engine's own figures (vectors, indexed vectors, segments,
+        index state, size on disk and in memory, each ``None`` where the engine does not
+        report it) and the BM25 statistics; ``polyvec info`` shows them::
+
+            print(docs.statistics())
+
+        (``Collection.stats`` is the BM25 :class:`~polyvec.sparse.CorpusStats` itself.)
+        """
+        return collection_statistics(self.backend, self.name, corpus=self.stats, bm25=self.bm25)
+
+    def facet(
+        self,
+        field: str,
+        *,
+        filter: FilterLike = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        """How many documents (matching ``filter``) hold each value of ``field``,
+        highest count first; ``limit=None`` returns every value. Native where the engine
+        counts (``capabilities.feature_support("facet") == "native"``), else polyvec
+        reads the matching documents, and raises ``ScanLimitError`` rather than read
+        more than ``scan_limit``. What a count means for lists, missing fields, numbers
+        and booleans: :mod:`polyvec.facets`::
+
+            for value, count in docs.facet("section", filter={"lang": "en"}).items():
+                print(value, count)
+        """
+        check_facet_args(field, limit, scan_limit)
+        return self.backend.facet(
+            self.name,
+            field,
+            filter=self.prepare_filter(filter),
+            limit=limit,
+            scan_limit=scan_limit,
         )
 
     def info(self) -> dict[str, Any]:
@@ -422,6 +462,21 @@ class Collection:
 
     async def acount(self, filter: FilterLike = None) -> int:
         return await asyncio.to_thread(self.count, filter)
+
+    async def afacet(
+        self,
+        field: str,
+        *,
+        filter: FilterLike = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        return await asyncio.to_thread(
+            lambda: self.facet(field, filter=filter, limit=limit, scan_limit=scan_limit)
+        )
+
+    async def astatistics(self) -> CollectionStats:
+        return await asyncio.to_thread(self.statistics)
 
     async def asearch(
         self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any

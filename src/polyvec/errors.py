@@ -26,6 +26,7 @@ wrong and what to do about it::
     │   ├── CollectionNotFoundError   the named collection does not exist
     │   ├── WriteError                a write failed; says which ids were and were not written
     │   └── ReadOnlyError             a write refused because the backend was opened read-only
+    ├── ScanLimitError                a client-side scan (facet counts) would read too much
     └── VerificationError             a copy (migrate, import) differs from its source
 """
 
@@ -54,6 +55,7 @@ __all__ = [
     "MissingDependencyError",
     "PolyvecError",
     "ReadOnlyError",
+    "ScanLimitError",
     "SchemaError",
     "StoreLockedError",
     "UnsupportedFeatureError",
@@ -261,6 +263,21 @@ class EncryptedFieldError(FilterError):
             "is not encrypted, or store a non-secret copy (e.g. a category) beside it"
         )
         self.field = field
+
+
+class ScanLimitError(PolyvecError):
+    """A client-side scan (facet counts on an engine without them) that would read more
+    documents than its cap; raised before the first read, never a truncated answer."""
+
+    def __init__(self, operation: str, matching: int, limit: int, backend: str = "") -> None:
+        where = f" on {backend}" if backend else ""
+        super().__init__(
+            f"{operation} would read {matching} documents{where}, more than "
+            f"scan_limit={limit} (this engine has no native facet counts, so polyvec counts "
+            "the matching documents itself): narrow the filter, or pass a larger scan_limit"
+        )
+        self.matching = matching
+        self.limit = limit
 
 
 class VerificationError(PolyvecError):

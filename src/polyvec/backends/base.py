@@ -29,9 +29,11 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from polyvec.errors import ConfigurationError, InputError
+from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, scan_facet
 from polyvec.filters.ast import Filter, Op
 from polyvec.filters.rewrite import REWRITTEN
 from polyvec.fusion import Fusion
+from polyvec.stats import EngineStats
 from polyvec.types import DocId, Document, Hit, SparseVector
 
 __all__ = [
@@ -292,6 +294,28 @@ class Backend(ABC):
     @abstractmethod
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         """Persist polyvec's state beside the collection (never counted as a document)."""
+
+    def facet(
+        self,
+        collection: str,
+        field: str,
+        *,
+        filter: Filter | None = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        """Documents per value of ``field`` among those matching ``filter``, with the
+        semantics of :mod:`polyvec.facets`. The default reads the matching documents
+        (``ScanLimitError`` beyond ``scan_limit``); a backend whose engine counts
+        overrides it and lists ``"facet"`` in ``capabilities.native_features``."""
+        return scan_facet(
+            self, collection, field, filter=filter, limit=limit, scan_limit=scan_limit
+        )
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        """What the engine reports about ``collection`` (vectors, index state, sizes);
+        the default reports only the document count."""
+        return EngineStats(vectors=self.count(collection))
 
     def optimize(self, collection: str) -> bool:
         """Bring the engine's indexes up to date now (blocking), where the engine does not

@@ -36,6 +36,8 @@ FEATURES: dict[str, str] = {
     "(`IndexSpec(on_disk_payload=True)`)",
     "distribution": "cluster settings: shards, replicas, write consistency, partitions, "
     "pod or serverless spec (`IndexSpec(distribution=Distribution(...))`)",
+    "facet": "documents per metadata value under a filter (`Collection.facet`); emulated: "
+    "polyvec reads the matching documents, at most `scan_limit` (else `ScanLimitError`)",
 }
 """Feature key → what it is (the rows of the feature table, in this order)."""
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from polyvec.backends.base import Backend
 from polyvec.errors import ConfigurationError, EncryptedFieldError, MissingDependencyError
+from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, scan_facet
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
 from polyvec.fusion import Fusion
 from polyvec.safety.secrets import Secret
@@ -188,6 +189,27 @@ class EncryptedBackend(BackendWrapper):
     def count(self, collection: str, filter: Filter | None = None) -> int:
         self.check_filter(filter)
         return self.inner.count(collection, filter)
+
+    def facet(
+        self,
+        collection: str,
+        field: str,
+        *,
+        filter: Filter | None = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        """Counts of an encrypted field are taken over the decrypted values (a scan:
+        the engine only sees ciphertexts); other fields are counted as the inner
+        backend counts them."""
+        self.check_filter(filter)
+        if any(field == path or field.startswith(path + ".") for path in self.fields):
+            return scan_facet(
+                self, collection, field, filter=filter, limit=limit, scan_limit=scan_limit
+            )
+        return self.inner.facet(
+            collection, field, filter=filter, limit=limit, scan_limit=scan_limit
+        )
 
     def scroll(
         self,

@@ -15,8 +15,10 @@ from typing import Any
 import numpy as np
 
 from polyvec.backends.base import Backend, CollectionSpec
+from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets
 from polyvec.filters.ast import Filter
 from polyvec.fusion import Fusion
+from polyvec.stats import EngineStats
 from polyvec.types import DocId, Document, Hit, SparseVector
 
 __all__ = ["BackendWrapper"]
@@ -73,6 +75,22 @@ class BackendWrapper(Backend):
 
     def optimize(self, collection: str) -> bool:
         return self.inner.optimize(collection)
+
+    def facet(
+        self,
+        collection: str,
+        field: str,
+        *,
+        filter: Filter | None = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        return self.inner.facet(
+            collection, field, filter=filter, limit=limit, scan_limit=scan_limit
+        )
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        return self.inner.collection_stats(collection)
 
     def scroll(
         self,

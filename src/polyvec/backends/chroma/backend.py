@@ -102,7 +102,7 @@ class ChromaBackend(Backend):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
-        emulated=frozenset({"sparse"}),
+        emulated=frozenset({"sparse", "facet"}),
         notes=(
             "sparse search is emulated exactly: each record stores its sparse vector in "
             "its metadata; polyvec searches a client-side inverted index rebuilt from "

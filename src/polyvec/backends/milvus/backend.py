@@ -59,6 +59,7 @@ from polyvec.errors import (
 from polyvec.filters.ast import Filter
 from polyvec.fusion import RRF, Fusion, fuse
 from polyvec.redaction import redact_url
+from polyvec.stats import EngineStats
 from polyvec.types import Hit, SparseVector
 
 try:
@@ -172,6 +173,7 @@ class MilvusBackend(MilvusRows, Backend):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
+        emulated=frozenset({"facet"}),
         notes=(
             "hybrid search is fused client-side by default: Milvus' RRFRanker gives the same "
             "scores but orders ties by primary key; native_hybrid=True lets Milvus fuse "
@@ -364,6 +366,27 @@ class MilvusBackend(MilvusRows, Backend):
                 self.client.drop_collection(physical, timeout=self.timeout)
         self._specs.pop(name, None)
         self._drop_state(physical)
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        """Milvus's row count (deleted rows leave it at the next compaction), the dense
+        index as ``describe_index`` reports it, and the load state."""
+        self._require(collection)
+        physical = self._physical(collection)
+        with self._errors(collection, "get_collection_stats"):
+            rows = self.client.get_collection_stats(physical, timeout=self.timeout)
+            index = self.client.describe_index(physical, "dense", timeout=self.timeout)
+            load = self.client.get_load_state(physical, timeout=self.timeout)
+        state = getattr(load.get("state"), "name", load.get("state"))
+        return EngineStats(
+            vectors=int(rows["row_count"]),
+            indexed_vectors=int(index["indexed_rows"]) if "indexed_rows" in index else None,
+            index=f"{index.get('index_type')} {index.get('state', '')}, {state}".strip(),
+            details={
+                k: index[k]
+                for k in ("total_rows", "pending_index_rows", "metric_type")
+                if k in index
+            },
+        )
 
     # -- search -----------------------------------------------------------------------
     def _search(

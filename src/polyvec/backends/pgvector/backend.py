@@ -38,7 +38,7 @@ from polyvec.backends.base import (
     ranked_hits,
     require_ids_or_filter,
 )
-from polyvec.backends.pgvector import codec, search
+from polyvec.backends.pgvector import aggregate, codec, search
 from polyvec.backends.pgvector.connection import URL_OPTIONS
 from polyvec.backends.pgvector.filters import Params, to_sql
 from polyvec.backends.pgvector.session import Conn, Session
@@ -54,9 +54,11 @@ from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
 )
+from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, check_facet_args, ranked
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
 from polyvec.fusion import DBSF, RRF, Convex, Fusion
+from polyvec.stats import EngineStats
 from polyvec.types import DocId, Document, Hit, SparseVector
 
 __all__ = ["BULK_LOAD_ROWS", "PgVectorBackend", "write_rows"]
@@ -119,6 +121,7 @@ class PgVectorBackend(Backend):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
+        native_features=frozenset({"facet"}),
         notes=(
             "hybrid RRF, DBSF and convex fusion run in one SQL statement",
             "BM25 is exact (postings table); document weights are stored as float32",
@@ -424,6 +427,33 @@ class PgVectorBackend(Backend):
         query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(layout.qualified, where)
         rows = self._fetch(collection, query, params.values, filtered=filter is not None)
         return int(rows[0][0]) if rows else 0
+
+    def facet(
+        self,
+        collection: str,
+        field: str,
+        *,
+        filter: Filter | None = None,
+        limit: int | None = 10,
+        scan_limit: int = DEFAULT_SCAN_LIMIT,
+    ) -> Facets:
+        """Documents per value of ``field``: one ``GROUP BY`` (``aggregate``)."""
+        check_facet_args(field, limit, scan_limit)
+        query, params = aggregate.facet_query(self._layout(collection), field, filter)
+        rows = self._fetch(collection, query, params.values, filtered=True)
+        return ranked(aggregate.facet_counts(rows), field, limit, method="native")
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        """Rows, the vector index (access method, validity) and sizes on disk."""
+        layout = self._layout(collection)
+        rows = self._fetch(collection, aggregate.stats_query(layout), ())
+        n, total, indexes, postings, index = rows[0]
+        return EngineStats(
+            vectors=int(n),
+            index=index or "none (exact scan)",
+            disk_bytes=int(total) + int(postings),
+            details={"index_bytes": int(indexes), "postings_bytes": int(postings)},
+        )
 
     def scroll(
         self,

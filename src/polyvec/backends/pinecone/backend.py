@@ -112,6 +112,7 @@ class PineconeBackend(Backend):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot"}),
+        emulated=frozenset({"facet"}),
         notes=(
             "dense and sparse vectors share one record in a dotproduct index; cosine "
             "collections store L2-normalised vectors (get(with_vectors=True) returns them)",

@@ -30,6 +30,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -60,6 +61,7 @@ from polyvec.errors import (
     PolyvecError,
 )
 from polyvec.filters.ast import Filter
+from polyvec.stats import EngineStats, directory_bytes
 from polyvec.types import SparseVector
 
 try:
@@ -188,6 +190,14 @@ class QdrantBackend(QdrantBase):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
+        emulated=frozenset({"facet"}),
+        feature_notes=(
+            (
+                "facet",
+                "Qdrant's facet API needs a keyword/integer/bool payload index and counts "
+                "only values of that type, so polyvec scans to keep its facet semantics",
+            ),
+        ),
         notes=(
             "sparse vectors use Qdrant's IDF modifier (the engine computes IDF)",
             "hybrid RRF/DBSF run in one query_points call (two Prefetch); Convex, unequal "
@@ -247,6 +257,7 @@ class QdrantBackend(QdrantBase):
         )
         self._closed = False
         self._local = local
+        self._path = path
         self._search_params: dict[str, Any] = {}
         if client is not None:
             self.client = client
@@ -543,6 +554,29 @@ class QdrantBackend(QdrantBase):
         )
         with self._errors(name, "delete"):
             self.client.delete(name, points_selector=selector, wait=True)
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        """Qdrant's collection info: points, indexed vectors, segments, status; local
+        mode (which never builds an index) also its files' size on disk."""
+        self._require(collection)
+        with self._guard, self._errors(collection, "get_collection"):
+            info = self.client.get_collection(collection)
+        disk = None
+        if self._local and self._path is not None:
+            disk = directory_bytes(Path(self._path) / "collection" / collection)
+        status = getattr(info.status, "value", info.status)
+        return EngineStats(
+            vectors=info.points_count,
+            indexed_vectors=info.indexed_vectors_count,
+            segments=info.segments_count,
+            index="none (local mode searches exactly)" if self._local else f"hnsw, {status}",
+            disk_bytes=disk,
+            details={
+                "status": str(status),
+                "optimizer_status": str(getattr(info.optimizer_status, "value", "")),
+                "payload_indexes": sorted(info.payload_schema or {}),
+            },
+        )
 
     def _e_count(self, name: str, native_filter: Any) -> int:
         with self._errors(name, "count"):

@@ -58,6 +58,7 @@ from polyvec.errors import (
     PolyvecError,
 )
 from polyvec.filters.ast import Filter
+from polyvec.stats import EngineStats, directory_bytes
 from polyvec.types import SparseVector
 
 try:
@@ -153,6 +154,14 @@ class QdrantEdgeBackend(QdrantBase):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
+        emulated=frozenset({"facet"}),
+        feature_notes=(
+            (
+                "facet",
+                "Qdrant's facet API needs a keyword/integer/bool payload index and counts "
+                "only values of that type, so polyvec scans to keep its facet semantics",
+            ),
+        ),
         notes=(
             "Qdrant's Rust engine in-process: the same filters, IDF and fusion as a server",
             "hybrid RRF/DBSF run in one query (two Prefetch); Convex, unequal weights, a "
@@ -224,6 +233,25 @@ class QdrantEdgeBackend(QdrantBase):
         self._require(collection)
         with self._guard, self._errors(collection, "optimize"):
             return bool(self._shard(collection).optimize())
+
+    def collection_stats(self, collection: str) -> EngineStats:
+        """The shard's info (points, indexed vectors, segments, payload indexes) and the
+        size of its directory."""
+        self._require(collection)
+        with self._guard, self._errors(collection, "info"):
+            info = self._shard(collection).info()
+        indexed, points = int(info.indexed_vectors_count), int(info.points_count)
+        return EngineStats(
+            vectors=points,
+            indexed_vectors=indexed,
+            segments=int(info.segments_count),
+            index="hnsw"
+            if indexed >= points
+            else f"hnsw over {indexed} of {points} points "
+            "(the others are scanned exactly: small segments, or not optimized yet)",
+            disk_bytes=directory_bytes(self._dir(collection)),
+            details={"payload_indexes": sorted(info.payload_schema or {})},
+        )
 
     # -- files and shards -------------------------------------------------------------
     def _dir(self, name: str) -> Path:

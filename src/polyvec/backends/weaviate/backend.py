@@ -124,6 +124,7 @@ class WeaviateBackend(NativeSearch, Backend):
         delete_by_filter=True,
         native_async=False,
         distances=frozenset({"cosine", "dot", "l2"}),
+        emulated=frozenset({"facet"}),
         notes=(
             "dense search, filters (typed metadata projection, Not operator: Weaviate 1.33+), "
             "count and delete by filter run in Weaviate",
