@@ -25,7 +25,7 @@ from benchmarks.corpus import passages
 from benchmarks.timing import p50_p95, race, timed
 from polyvec import RRF, Collection, Document
 from polyvec.backends.registry import open_backend
-from polyvec.embeddings import default_embedder
+from polyvec.embeddings import SentenceTransformerEmbedder
 from polyvec.sparse.bm25 import BM25
 from polyvec.sparse.stats import CorpusStats
 
@@ -69,7 +69,7 @@ def main() -> None:
     queries = [
         " ".join(texts[i].split()[:8]) for i in rng.choice(len(texts), args.queries, replace=False)
     ]
-    embedder = default_embedder()
+    embedder = SentenceTransformerEmbedder()  # the peer's model object is shared below
     model = embedder.model
     embedder.embed_queries(["warm up"])
     bm25 = BM25()

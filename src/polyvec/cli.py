@@ -64,6 +64,17 @@ def _safety(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _embedder_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--embedder",
+        default=None,
+        metavar="SPEC",
+        help="onnx[:fp32|int8|int8-vnni|int8-avx2|fp16] or torch[:fp32|fp16], optionally "
+        "@cpu|@cuda|@auto (default: $POLYVEC_EMBEDDER, else onnx; an existing collection "
+        "keeps the variant it was built with)",
+    )
+
+
 def _open_collection(args: argparse.Namespace, *, create: bool) -> Any:
     """The collection, through the safety layers ``--read-only`` / ``--encrypt`` ask for."""
     from polyvec.backends.registry import open_backend
@@ -78,7 +89,9 @@ def _open_collection(args: argparse.Namespace, *, create: bool) -> Any:
     backend = open_backend(args.url)
     try:
         guarded = guard(backend, read_only=args.read_only, encrypt_fields=args.encrypt, key=keys)
-        return Collection(guarded, args.collection, create=create)
+        return Collection(
+            guarded, args.collection, create=create, embedder=getattr(args, "embedder", None)
+        )
     except BaseException:
         backend.close()
         raise
@@ -98,6 +111,7 @@ def _parser() -> argparse.ArgumentParser:
     ing.add_argument("--chunk-overlap", type=int, default=30, help="words shared by chunks")
     ing.add_argument("--batch-size", type=int, default=256)
     ing.add_argument("--no-progress", action="store_true")
+    _embedder_option(ing)
     _safety(ing)
 
     se = sub.add_parser("search", help="search a collection")
@@ -133,6 +147,14 @@ def _parser() -> argparse.ArgumentParser:
         help="rerank with a cross-encoder (model name or path)",
     )
     se.add_argument("--json", action="store_true", help="machine-readable hits")
+    se.add_argument(
+        "--no-query-cache",
+        action="store_true",
+        help="embed the query even if it was embedded before (the cache of query vectors "
+        "lives in $POLYVEC_CACHE_DIR, else ~/.cache/polyvec; POLYVEC_QUERY_CACHE=0 also "
+        "turns it off)",
+    )
+    _embedder_option(se)
     _safety(se)
 
     inf = sub.add_parser("info", help="collections, counts and what the backend does natively")
@@ -239,7 +261,12 @@ def _search(args: argparse.Namespace) -> int:
     )
     filt = parse_filter(json.loads(args.filter)) if args.filter else None  # fail before connecting
     with _open_collection(args, create=False) as coll:
-        hits = coll.retriever(config).search(args.query, filter=filt)
+        query_cache = _query_cache(coll, enabled=not args.no_query_cache)
+        try:
+            hits = coll.retriever(config).search(args.query, filter=filt)
+        finally:
+            if query_cache is not None:
+                query_cache.close()
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, default=str))
         return 0
@@ -250,6 +277,20 @@ def _search(args: argparse.Namespace) -> int:
         snippet = " ".join(hit.document.text.split())[:100]
         print(f"{rank:>2}. {hit.score:8.4f} {hit.kind:<6} {title:<18} [{legs}] {snippet}")
     return 0
+
+
+def _query_cache(coll: Any, *, enabled: bool) -> Any:
+    """Wrap the collection's embedder in a persistent cache of query vectors (a repeated
+    query is then answered without loading the model); None when it is turned off."""
+    import os
+
+    if not enabled or os.environ.get("POLYVEC_QUERY_CACHE", "1").strip() in ("0", "false", "no"):
+        return None
+    from polyvec.embedding_cache import CachedEmbedder, cache_root
+
+    cached = CachedEmbedder(coll.embedder, max_entries=64, directory=cache_root() / "queries")
+    coll.embedder = cached
+    return cached
 
 
 def _info(args: argparse.Namespace) -> int:

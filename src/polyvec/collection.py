@@ -24,7 +24,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from polyvec.backends.base import Backend, CollectionSpec, Distance
-from polyvec.embeddings import Embedder
+from polyvec.embeddings_base import Embedder, embedder_variant, require_same_embedder
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -52,6 +52,22 @@ log = logging.getLogger("polyvec")
 STATE_VERSION = 1
 EMBED_WINDOW = 4096
 """Documents embedded per model call during ``add`` (the model sorts them by length)."""
+
+
+def _choose_embedder(embedder: Embedder | str | None, state: Mapping[str, Any] | None) -> Embedder:
+    """The embedder a collection uses: the one given (an :class:`Embedder` or a spec such
+    as ``"torch"`` or ``"onnx:int8"``), else the default one in the variant the collection
+    was built with."""
+    if isinstance(embedder, str):
+        from polyvec.embeddings import make_embedder
+
+        return make_embedder(embedder)
+    if embedder is not None:
+        return embedder
+    from polyvec.embeddings import default_embedder
+
+    recorded = state.get("embedder_variant") if state else None
+    return default_embedder(recorded if isinstance(recorded, str) else None)
 
 
 def _as_document(item: Document | str, index: int) -> Document:
@@ -82,7 +98,7 @@ class Collection:
         backend: Backend,
         name: str,
         *,
-        embedder: Embedder | None = None,
+        embedder: Embedder | str | None = None,
         bm25: BM25 | None = None,
         distance: Distance = "cosine",
         options: Mapping[str, Any] | None = None,
@@ -95,17 +111,16 @@ class Collection:
                 f"schema must be a polyvec.MetadataSchema, got {type(schema).__name__}: "
                 "wrap the dict as MetadataSchema({...})"
             )
-        if embedder is None:
-            from polyvec.embeddings import default_embedder
-
-            embedder = default_embedder()
         self.backend = backend
         self.name = name
-        self.embedder = embedder
         self.batch_size = batch_size
         self._write_lock = threading.RLock()
         self._spec = backend.get_spec(name)
         state = backend.load_state(name) if self._spec is not None else None
+        embedder = _choose_embedder(embedder, state)
+        if state:
+            require_same_embedder(state, embedder, name)
+        self.embedder = embedder
         if self._spec is None:
             if not create:
                 raise CollectionNotFoundError(name, type(backend).__name__)
@@ -383,6 +398,7 @@ class Collection:
                 "version": STATE_VERSION,
                 "pending": pending,
                 "embedder": self.embedder.name,
+                "embedder_variant": embedder_variant(self.embedder),
                 "bm25": self.bm25.config(),
                 "stats": self.stats.to_dict(),
                 **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
@@ -508,7 +524,7 @@ def connect(
     url: str | None = None,
     *,
     collection: str = "documents",
-    embedder: Embedder | None = None,
+    embedder: Embedder | str | None = None,
     bm25: BM25 | None = None,
     distance: Distance = "cosine",
     options: Mapping[str, Any] | None = None,

@@ -1,6 +1,7 @@
 """Embedders: the cache (with a toy embedder) and the real offline MiniLM model.
 
-Tests marked ``models`` load all-MiniLM-L6-v2 once per session (``default_embedder``).
+Tests marked ``models`` load all-MiniLM-L6-v2 with PyTorch once per module; the ONNX
+path has its own tests (test_onnx_embedder.py).
 """
 
 from __future__ import annotations
@@ -190,6 +191,13 @@ def test_unloadable_model_is_a_configuration_error(tmp_path: Path) -> None:
 
 
 # -- the real model ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def embedder() -> SentenceTransformerEmbedder:
+    """The PyTorch path (the session's default embedder runs on ONNX Runtime)."""
+    return SentenceTransformerEmbedder()
+
 
 SENTENCES = [
     "The cat sat on the mat.",

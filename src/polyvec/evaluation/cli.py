@@ -61,6 +61,13 @@ def register(
         help="disk cache of document embeddings (queries are never cached)",
     )
     ev.add_argument("--no-cache", action="store_true", help="no embedding cache")
+    ev.add_argument(
+        "--embedder",
+        default=None,
+        metavar="SPEC",
+        help="onnx[:fp32|int8|...] or torch[:fp32|fp16][@cpu|@cuda|@auto] "
+        "(default: $POLYVEC_EMBEDDER, else onnx)",
+    )
     ev.add_argument("--json", default=None, metavar="PATH", help="write results as JSON")
     ev.add_argument("--plot", default=None, metavar="PATH", help="write a PNG bar chart")
     ev.set_defaults(handler=run_eval)
@@ -169,14 +176,14 @@ def run_dataset(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from polyvec.embeddings import CachedEmbedder, default_embedder
+    from polyvec.embeddings import CachedEmbedder, default_embedder, make_embedder
     from polyvec.evaluation.beir import load_beir
     from polyvec.evaluation.evaluate import evaluate
     from polyvec.evaluation.runner import IngestOptions, QueryEmbedderSplit, ingest
 
     data = load_beir(args.dataset, args.split).sample(args.queries)
     print(data.summary(), file=sys.stderr)
-    base = default_embedder()
+    base = make_embedder(args.embedder) if args.embedder else default_embedder()
     docs = base if args.no_cache else CachedEmbedder(base, directory=args.cache_dir)
     options = IngestOptions(args.doc_mode, args.chunk_size, args.chunk_overlap)
     coll = ingest(

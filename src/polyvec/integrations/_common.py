@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from polyvec.embeddings import _check_output
+from polyvec.embeddings_base import check_output
 from polyvec.errors import ConfigurationError
 from polyvec.filters.ast import And, Filter
 from polyvec.filters.parse import FilterLike, parse_filter
@@ -107,14 +107,14 @@ class ForeignEmbedder:
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         raw = self._embed_texts(items)
-        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
+        return check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         items = list(texts)
         if not items:
             return np.zeros((0, self.dimension), dtype=np.float32)
         raw = [self._embed_query(t) for t in items]
-        return _check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
+        return check_output(raw, len(items), self.dimension, f"embeddings {self.name!r}")
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self._name!r}, dimension={self._dimension})"
