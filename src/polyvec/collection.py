@@ -67,7 +67,7 @@ def _choose_embedder(embedder: Embedder | str | None, state: Mapping[str, Any] |
     from polyvec.embeddings import default_embedder
 
     recorded = state.get("embedder_variant") if state else None
-    return default_embedder(recorded if isinstance(recorded, str) else None)
+    return default_embedder(recorded) if isinstance(recorded, str) else default_embedder()
 
 
 def _as_document(item: Document | str, index: int) -> Document:
