@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -52,6 +53,21 @@ Conn = psycopg.Connection[Any]
 """A pooled connection (autocommit)."""
 
 _DISCONNECT_STATES = frozenset({"57P01", "57P02", "57P03"})
+_ABNORMAL_END = ("terminated abnormally", "closed the connection unexpectedly")
+"""libpq's words when the server process serving a connection died mid-statement (a
+crash: SIGSEGV, SIGILL …), rather than closing the connection in an orderly way."""
+
+
+def _last_crash(log: Path) -> str:
+    """``, which says: <the last "terminated by signal" line>`` when the log has one."""
+    try:
+        with log.open("rb") as fh:
+            fh.seek(max(0, log.stat().st_size - 65536))
+            tail = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    found = [line for line in tail.splitlines() if "terminated by signal" in line]
+    return f", which says: {found[-1].strip()}" if found else ""
 
 
 class Session:
@@ -87,6 +103,8 @@ class Session:
         self.oids: dict[str, int] = {}
         self.iterative = True
         self.on_missing_table: Callable[[str], None] = lambda name: None
+        self.server_log: Path | None = None
+        """The server's log file when polyvec started the server (named in crash reports)."""
         self._gucs: weakref.WeakKeyDictionary[Conn, dict[str, str]] = weakref.WeakKeyDictionary()
         self._gucs_lock = threading.Lock()
 
@@ -228,6 +246,27 @@ class Session:
         state = exc.sqlstate
         return state is None or state.startswith("08") or state in _DISCONNECT_STATES
 
+    @staticmethod
+    def _ended_abnormally(exc: psycopg.Error) -> bool:
+        return exc.sqlstate is None and any(w in str(exc) for w in _ABNORMAL_END)
+
+    def crashed(self, exc: psycopg.Error, what: str) -> BackendError:
+        """The error for a statement the server process died on twice: never re-sent a
+        third time, since each crash also drops every other connection of the server."""
+        log = (
+            f"its log is {self.server_log}{_last_crash(self.server_log)}"
+            if self.server_log is not None
+            else "see the server's log (SELECT pg_current_logfile() names it when the "
+            "logging collector is on)"
+        )
+        return BackendError(
+            f"PostgreSQL at {self.url} crashed twice while running this {what} "
+            f"({scrub(str(exc).strip(), self._conninfo)}): the server process died on the "
+            f"statement, so it is not sent again — {log}. A crash with signal 4 (Illegal "
+            "instruction) means the server's pgvector was built for another CPU (see "
+            "docs/backends/pgvector.md)."
+        )
+
     def run(
         self,
         work: Callable[[Conn], T],
@@ -242,6 +281,7 @@ class Session:
         pool = self.pool()
         attempts = 1 + (self.write_retries if write else 1)
         last: psycopg.Error | None = None
+        crashes = 0
         for _ in range(attempts):
             try:
                 with pool.connection() as conn:
@@ -267,6 +307,13 @@ class Session:
                         f"PostgreSQL at {self.url} refused the query: {message}"
                     ) from None
                 last = exc
+                if self._ended_abnormally(exc):
+                    crashes += 1
+                    if crashes >= 2:  # at most one retry of a statement the server died on
+                        crash = self.crashed(exc, write or "query")
+                        if write:
+                            raise WriteError(f"{write} failed: {crash}", failed=ids) from crash
+                        raise crash from None
                 pool.check()
         assert last is not None
         if write:
