@@ -54,6 +54,10 @@ _BUILTIN: dict[str, tuple[str, str]] = {
     "qdrant-edge": ("polyvec.backends.qdrant.edge:QdrantEdgeBackend", "qdrant-edge"),
     "postgresql": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
     "postgres": ("polyvec.backends.pgvector.backend:PgVectorBackend", "pgvector"),
+    "postgresql+embedded": (
+        "polyvec.backends.pgvector.embedded:open_embedded",
+        "pgvector-embedded",
+    ),
     "chroma": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
     "chromas": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),
     "chroma+https": ("polyvec.backends.chroma.backend:ChromaBackend", "chroma"),

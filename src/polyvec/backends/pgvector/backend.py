@@ -22,6 +22,7 @@ two candidate lists.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -155,6 +156,16 @@ class PgVectorBackend(Backend):
         """The connection string without its password (safe to show)."""
         self._layouts: dict[str, Layout] = {}
         self._session.on_missing_table = self._forget
+
+    @property
+    def server_log(self) -> Path | None:
+        """The server's log file, when polyvec started the server (``postgresql+embedded``);
+        a crash report names it."""
+        return self._session.server_log
+
+    @server_log.setter
+    def server_log(self, path: Path | None) -> None:
+        self._session.server_log = path
 
     def _forget(self, name: str) -> None:
         self._layouts.pop(name, None)
