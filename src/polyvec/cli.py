@@ -301,6 +301,7 @@ def _info(args: argparse.Namespace) -> int:
     backend = open_backend(args.url)
     shown: dict[str, str] = {}
     try:
+        warnings = list(backend.warnings)
         caps = backend.capabilities.as_dict()
         collections = {}
         for name in backend.list_collections():
@@ -318,11 +319,14 @@ def _info(args: argparse.Namespace) -> int:
         "url": redact_url(resolve_url(args.url)),
         "collections": collections,
         "capabilities": caps,
+        "warnings": warnings,
     }
     if args.json:
         print(json.dumps(info, indent=2))
         return 0
     print(f"backend: {caps['backend']}  url: {info['url']}")
+    for warning in warnings:
+        print(f"  warning: {warning}")
     for name in collections:
         print(f"  {shown[name]}")
     print("native capabilities:")

@@ -203,6 +203,12 @@ class Backend(ABC):
     capabilities: ClassVar[Capabilities]
     schemes: ClassVar[tuple[str, ...]] = ()
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """What a user of this backend instance should know before relying on it (e.g.
+        that an engine mode is for tiny tests only); ``polyvec info`` prints them."""
+        return ()
+
     # -- collections -------------------------------------------------------------------
     @abstractmethod
     def create_collection(self, spec: CollectionSpec) -> None:

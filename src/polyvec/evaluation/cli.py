@@ -22,6 +22,8 @@ from typing import Any
 __all__ = ["register", "run_dataset", "run_eval"]
 
 DEFAULT_CONFIGS = ("bm25", "dense", "hybrid")
+EVAL_URL = "qdrant-edge://"
+"""The embedded engine (Qdrant's Rust engine in-process) in a temporary directory."""
 
 
 def register(
@@ -29,12 +31,18 @@ def register(
     add_common_options: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
     """Add ``eval`` and ``dataset`` to the ``polyvec`` command's subparsers. ``eval`` has
-    its own ``--url`` (default: an in-memory Qdrant, so an evaluation leaves nothing
-    behind) and ``--collection``, so ``add_common_options`` is not used."""
+    its own ``--url`` (default: the embedded engine, qdrant-edge, in a temporary
+    directory, so an evaluation leaves nothing behind) and ``--collection``, so
+    ``add_common_options`` is not used."""
     ev = sub.add_parser("eval", help="evaluate retriever configurations on a BEIR dataset")
     ev.add_argument("dataset", help="BEIR directory (corpus.jsonl, queries.jsonl, qrels/)")
     ev.add_argument("--split", default="test", help="qrels split (default: test)")
-    ev.add_argument("--url", default="qdrant+memory://", help="backend URL")
+    ev.add_argument(
+        "--url",
+        default=EVAL_URL,
+        help="backend URL (default: %(default)s, the embedded engine in a temporary "
+        "directory removed at the end)",
+    )
     ev.add_argument("--collection", default=None, help="collection name (default: derived)")
     ev.add_argument(
         "--config",

@@ -73,7 +73,7 @@ def evaluate(
     dataset: BeirDataset,
     configs: Configs,
     *,
-    url: str = "qdrant+memory://",
+    url: str = "qdrant-edge://",
     collection: Collection | None = None,
     embedder: Embedder | None = None,
     options: IngestOptions | None = None,

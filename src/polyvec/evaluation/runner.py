@@ -24,7 +24,7 @@ details deep inside long documents, measure ``chunks``.
 
     data = load_beir("datasets/manpages", split="test")
     report = evaluate(data, {"bm25": RetrieverConfig(mode="sparse"),
-                             "hybrid": RetrieverConfig()}, url="qdrant+memory://")
+                             "hybrid": RetrieverConfig()}, url="qdrant-edge://")
     print(report.markdown())
 
 Query latency is wall time per query, one query at a time, including the query
@@ -145,7 +145,7 @@ def units(dataset: BeirDataset, options: IngestOptions | None = None) -> list[Do
 
 def ingest(
     dataset: BeirDataset,
-    url: str = "qdrant+memory://",
+    url: str = "qdrant-edge://",
     *,
     collection: str | None = None,
     embedder: Embedder | None = None,
@@ -153,7 +153,8 @@ def ingest(
     bm25: BM25 | None = None,
     progress: bool = False,
 ) -> Collection:
-    """Index ``dataset`` into a collection (reused when it already holds every unit)."""
+    """Index ``dataset`` into a collection (reused when it already holds every unit).
+    The default URL is the embedded engine in a temporary directory."""
     options = options or IngestOptions()
     name = collection or f"eval_{dataset.name}_{options.doc_mode}".replace("-", "_")
     coll = connect(url, collection=name, embedder=embedder, bm25=bm25)

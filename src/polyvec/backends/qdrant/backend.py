@@ -207,6 +207,18 @@ class QdrantBackend(QdrantBase):
         ),
     )
 
+    LOCAL_MODE_WARNING: ClassVar[str] = (
+        "qdrant-client's local mode (qdrant+memory://, qdrant+local://) is a pure-Python "
+        "engine for tiny tests only: every search scans all points in Python (a sparse "
+        "search is O(N) per query, hours of evaluation on 40,000 documents); use the "
+        "embedded default qdrant-edge:// (Qdrant's Rust engine) or a Qdrant server for "
+        "real data"
+    )
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return (self.LOCAL_MODE_WARNING,) if self._local else ()
+
     def __init__(
         self,
         location: str | None = None,
