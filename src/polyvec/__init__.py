@@ -33,6 +33,7 @@ from polyvec.fusion import DBSF, RRF, Convex
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.schema import Field, MetadataSchema
 from polyvec.stats import CollectionStats
+from polyvec.tracing import Hits, Trace
 from polyvec.types import Document, Hit, Source, SparseVector
 
 __version__ = "0.1.0"
@@ -59,6 +60,7 @@ __all__ = [
     "FilterSyntaxError",
     "FilterValueError",
     "Hit",
+    "Hits",
     "InputError",
     "InvalidVectorError",
     "MMRConfig",
@@ -72,6 +74,7 @@ __all__ = [
     "Source",
     "SparseVector",
     "StoreLockedError",
+    "Trace",
     "UnsupportedFeatureError",
     "UnsupportedFilterError",
     "WriteError",

@@ -37,7 +37,8 @@ from polyvec.filters.parse import parse_filter
 from polyvec.schema import MetadataSchema
 from polyvec.sparse.bm25 import BM25, CorpusStats
 from polyvec.stats import CollectionStats, collection_statistics
-from polyvec.types import DocId, Document, Hit, SparseVector, as_dense
+from polyvec.tracing import Hits
+from polyvec.types import DocId, Document, SparseVector, as_dense
 
 if TYPE_CHECKING:
     from polyvec.retriever import Retriever, RetrieverConfig
@@ -453,10 +454,9 @@ class Collection:
             raise ConfigurationError("pass either config=... or keyword options, not both")
         return Retriever(self, config)
 
-    def search(
-        self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any
-    ) -> list[Hit]:
-        """Search with a default (hybrid, DBSF) retriever; ``options`` go to RetrieverConfig."""
+    def search(self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any) -> Hits:
+        """Search with a default (hybrid, DBSF) retriever; ``options`` go to RetrieverConfig
+        (``trace=True`` attaches per-stage timings as ``hits.trace``)."""
         return self.retriever(**options).search(query, k=k, filter=filter)
 
     # -- async twins -------------------------------------------------------------------
@@ -496,7 +496,7 @@ class Collection:
 
     async def asearch(
         self, query: str, *, k: int = 10, filter: FilterLike = None, **options: Any
-    ) -> list[Hit]:
+    ) -> Hits:
         return await self.retriever(**options).asearch(query, k=k, filter=filter)
 
     def optimize(self) -> bool:

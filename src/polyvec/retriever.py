@@ -26,7 +26,9 @@ import asyncio
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
@@ -42,6 +44,7 @@ from polyvec.fusion import DBSF, RRF, Convex, Fusion, fuse
 from polyvec.mmr import mmr
 from polyvec.multiquery import QueryGenerator, fuse_variants
 from polyvec.rerank import Reranker
+from polyvec.tracing import Hits, Recorder, recorder
 from polyvec.types import Hit, as_dense
 
 if TYPE_CHECKING:
@@ -105,6 +108,9 @@ class RetrieverConfig:
     n_variants: int = 3
     original_weight: float = 1.0
     score_threshold: float | None = None
+    trace: bool = False
+    """Attach a :class:`~polyvec.tracing.Trace` (per-stage timings) to every result
+    (``hits.trace``); see :mod:`polyvec.tracing`. Off, nothing is measured."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "sparse", "hybrid"):
@@ -152,14 +158,16 @@ class Retriever:
         k: int | None = None,
         filter: FilterLike = None,
         vector: Sequence[float] | np.ndarray | None = None,
-    ) -> list[Hit]:
+        trace: bool | None = None,
+    ) -> Hits:
         """The top ``k`` hits for ``query`` (``k`` defaults to ``config.k``).
 
         ``vector`` is the query's dense embedding when the caller already has it (e.g. a
         framework that embeds queries itself); multi-query variants are still embedded
-        by the collection's embedder."""
+        by the collection's embedder. ``trace`` (default ``config.trace``) attaches
+        per-stage timings as ``hits.trace`` (:mod:`polyvec.tracing`)."""
         vectors = None if vector is None else [vector]
-        return self.search_batch([query], k=k, filter=filter, vectors=vectors)[0]
+        return self.search_batch([query], k=k, filter=filter, vectors=vectors, trace=trace)[0]
 
     def search_batch(
         self,
@@ -168,13 +176,44 @@ class Retriever:
         k: int | None = None,
         filter: FilterLike = None,
         vectors: Sequence[Sequence[float] | np.ndarray | None] | None = None,
-    ) -> list[list[Hit]]:
+        trace: bool | None = None,
+    ) -> list[Hits]:
         """Search several queries at once: query embeddings are computed in one batch and
         every leg of every query variant runs concurrently. ``vectors`` optionally gives
-        one precomputed dense embedding (or ``None``) per query."""
+        one precomputed dense embedding (or ``None``) per query. With ``trace``, every
+        result carries the :class:`~polyvec.tracing.Trace` of the whole batch (its
+        stages name the ``query`` they belong to)."""
         k = _check_k(k or self.config.k)
+        rec = recorder(self.config.trace if trace is None else trace)
+        if rec is None:
+            return [Hits(hits) for hits in self._run(queries, k, filter, vectors, None)]
+        coll, cfg = self.collection, self.config
+        names = (coll.backend.capabilities.backend, coll.name, cfg.mode)
+        with rec.search(
+            backend=names[0],
+            collection=names[1],
+            mode=names[2],
+            k=k,
+            fusion=_fusion_name(cfg.fusion),
+            queries=len(queries),
+        ):
+            lists = self._run(queries, k, filter, vectors, rec)
+            rec.finish(hits=sum(len(hits) for hits in lists))
+        done = rec.trace(*names, k, sum(len(hits) for hits in lists))
+        return [Hits(hits, done) for hits in lists]
+
+    def _run(
+        self,
+        queries: Sequence[str],
+        k: int,
+        filter: FilterLike,
+        vectors: Sequence[Sequence[float] | np.ndarray | None] | None,
+        rec: Recorder | None,
+    ) -> list[list[Hit]]:
         parsed = self.collection.prepare_filter(filter)
-        plans = [self._variants(q) for q in queries]
+        with _stage(rec if self.config.multi_query is not None else None, "variants") as a:
+            plans = [self._variants(q) for q in queries]
+            a["variants"] = sum(len(plan) for plan in plans)
         flat = [v for plan in plans for v in plan]
         given: dict[int, np.ndarray] = {}
         if vectors is not None:
@@ -188,7 +227,10 @@ class Retriever:
                 if vec is not None:
                     given[start] = as_dense(vec, where="query vector")
                 start += len(plan)
-        dense = self._embed(flat, given)
+        embeds = rec is not None and len(given) < len(flat)
+        embeds = embeds and (self.config.mode != "sparse" or self.config.mmr is not None)
+        with _stage(rec if embeds else None, "embed", queries=len(flat) - len(given)):
+            dense = self._embed(flat, given)
         depth = self.config.leg_depth(k)
         # One flat list of leaf calls (engine round trips), run concurrently; leaves
         # never wait on other tasks, so the shared pool cannot deadlock.
@@ -203,19 +245,26 @@ class Retriever:
         for i, text in enumerate(flat):
             vec = dense[i] if dense is not None else None
             legs = self._legs(text, vec, depth, parsed, kept[i])
+            if rec is not None:
+                legs = [_timed(rec, leg, variant=i, candidates=depth) for leg in legs]
             calls.extend(legs)
             legs_per_variant.append(len(legs))
         results = iter(_parallel(calls))
-        per_variant = [
-            self._combine([next(results) for _ in range(n)], kept[i])
-            for i, n in enumerate(legs_per_variant)
-        ]
+        per_variant = []
+        for i, n in enumerate(legs_per_variant):
+            legs_out = [next(results) for _ in range(n)]
+            if n == 1:
+                per_variant.append(legs_out[0])
+                continue
+            with _stage(rec, "fusion", method=_fusion_name(self.config.fusion), variant=i) as a:
+                per_variant.append(self._combine(legs_out, kept[i]))
+                a["hits"] = len(per_variant[-1])
         out, offset = [], 0
-        for plan in plans:
+        for q, plan in enumerate(plans):
             lists = per_variant[offset : offset + len(plan)]
             qdense = dense[offset] if dense is not None else None
             offset += len(plan)
-            out.append(self._finish(plan, lists, qdense, k, depth))
+            out.append(self._finish(plan, lists, qdense, k, depth, rec, q))
         return out
 
     async def asearch(
@@ -225,9 +274,10 @@ class Retriever:
         k: int | None = None,
         filter: FilterLike = None,
         vector: Sequence[float] | np.ndarray | None = None,
-    ) -> list[Hit]:
+        trace: bool | None = None,
+    ) -> Hits:
         return await asyncio.to_thread(
-            lambda: self.search(query, k=k, filter=filter, vector=vector)
+            lambda: self.search(query, k=k, filter=filter, vector=vector, trace=trace)
         )
 
     async def asearch_batch(
@@ -237,9 +287,10 @@ class Retriever:
         k: int | None = None,
         filter: FilterLike = None,
         vectors: Sequence[Sequence[float] | np.ndarray | None] | None = None,
-    ) -> list[list[Hit]]:
+        trace: bool | None = None,
+    ) -> list[Hits]:
         return await asyncio.to_thread(
-            lambda: self.search_batch(queries, k=k, filter=filter, vectors=vectors)
+            lambda: self.search_batch(queries, k=k, filter=filter, vectors=vectors, trace=trace)
         )
 
     # -- stages ------------------------------------------------------------------------
@@ -287,26 +338,33 @@ class Retriever:
         backend, name = self.collection.backend, self.collection.name
         if cfg.mode == "dense":
             assert dense is not None
-            return [lambda: backend.search_dense(name, dense, depth, filt)]
+            return [partial(backend.search_dense, name, dense, depth, filt)]
         if cfg.mode == "sparse":
             sparse = self.collection.encode_query_sparse(query)
-            return [lambda: backend.search_sparse(name, sparse, depth, filt)]
+            return [partial(backend.search_sparse, name, sparse, depth, filt)]
         assert dense is not None
         try:
             sparse = self.collection.encode_query_sparse(query)
         except EmptyQueryError:
             # Only stopwords: BM25 matches nothing, so the sparse leg is an empty list
             # (fused, the dense ranking stands). The query text itself was checked.
-            return [lambda: backend.search_dense(name, dense, depth, filt), list]
+            return [partial(backend.search_dense, name, dense, depth, filt), list]
         if cfg.native and _fusion_name(cfg.fusion) in backend.capabilities.hybrid_fusions:
             return [
-                lambda: backend.search_hybrid(
-                    name, dense, sparse, keep, fusion=cfg.fusion, candidates=depth, filter=filt
+                partial(
+                    backend.search_hybrid,
+                    name,
+                    dense,
+                    sparse,
+                    keep,
+                    fusion=cfg.fusion,
+                    candidates=depth,
+                    filter=filt,
                 )
             ]
         return [
-            lambda: backend.search_dense(name, dense, depth, filt),
-            lambda: backend.search_sparse(name, sparse, depth, filt),
+            partial(backend.search_dense, name, dense, depth, filt),
+            partial(backend.search_sparse, name, sparse, depth, filt),
         ]
 
     def _combine(self, legs: list[list[Hit]], keep: int) -> list[Hit]:
@@ -319,17 +377,26 @@ class Retriever:
         dense: np.ndarray | None,
         k: int,
         depth: int,
+        rec: Recorder | None = None,
+        query: int = 0,
     ) -> list[Hit]:
         cfg = self.config
         if len(lists) == 1:
             hits = lists[0]
         else:
-            hits = fuse_variants(lists, variants, original_weight=cfg.original_weight)[:depth]
+            with _stage(rec, "fusion", method="rrf", variants=len(lists), query=query) as a:
+                hits = fuse_variants(lists, variants, original_weight=cfg.original_weight)
+                hits = hits[:depth]
+                a["hits"] = len(hits)
         if cfg.mmr is not None and dense is not None:
-            hits = self._diversify(dense, hits, k if cfg.reranker is None else depth)
+            with _stage(rec, "mmr", candidates=len(hits), query=query) as a:
+                hits = self._diversify(dense, hits, k if cfg.reranker is None else depth)
+                a["hits"] = len(hits)
         if cfg.reranker is not None:
             pool = hits[: cfg.rerank_candidates or depth]
-            hits = cfg.reranker.rerank(variants[0], pool, top_n=k)
+            with _stage(rec, "rerank", candidates=len(pool), query=query) as a:
+                hits = cfg.reranker.rerank(variants[0], pool, top_n=k)
+                a["hits"] = len(hits)
         hits = hits[:k]
         if cfg.score_threshold is not None:
             hits = [h for h in hits if h.score >= cfg.score_threshold]
@@ -354,6 +421,35 @@ class Retriever:
                 "MMR needs the candidates' dense vectors, and the backend returned none"
             )
         return mmr(query_vec, pool, k, self.config.mmr.lambda_mult)
+
+
+class _Off:
+    """The stage context when nothing is recorded: yields a scratch dict, times nothing."""
+
+    def __enter__(self) -> dict[str, Any]:
+        return {}
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+_OFF = _Off()
+_LEG_NAMES = {"search_dense": "dense", "search_sparse": "sparse", "search_hybrid": "hybrid"}
+
+
+def _stage(
+    rec: Recorder | None, name: str, **attributes: Any
+) -> AbstractContextManager[dict[str, Any]]:
+    return _OFF if rec is None else rec.stage(name, **attributes)
+
+
+def _timed(
+    rec: Recorder, leg: Callable[[], list[Hit]], **attributes: Any
+) -> Callable[[], list[Hit]]:
+    """An engine call wrapped in its stage (``dense``/``sparse``/``hybrid``); a leg that
+    is no engine call (the empty sparse leg of a stopword-only query) is left as is."""
+    name = _LEG_NAMES.get(getattr(getattr(leg, "func", None), "__name__", ""))
+    return leg if name is None else rec.timed(name, leg, **attributes)
 
 
 def _parallel(calls: Sequence[Callable[[], _T]]) -> list[_T]:

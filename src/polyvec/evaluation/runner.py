@@ -291,6 +291,7 @@ def fusion_sweep(
     legs: dict[str, tuple[list[Hit], list[Hit]]] = {}
     for qid, text in dataset.queries.items():
         d = dense.search(text, k=leg_depth)
+        s: list[Hit]
         try:
             s = sparse.search(text, k=leg_depth)
         except EmptyQueryError:  # stopwords only: the sparse leg is empty

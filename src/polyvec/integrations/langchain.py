@@ -71,6 +71,11 @@ from polyvec.integrations._langchain_extras import (
     PolyvecRerankCompressor,
     as_query_generator,
 )
+from polyvec.integrations._trace_events import (
+    alangchain_report,
+    langchain_report,
+    langchain_wants_trace,
+)
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import DocId, Document, Hit, as_dense
 
@@ -466,7 +471,13 @@ class PolyvecRetriever(BaseRetriever):
         k: int | None = None,
         filter: FilterLike = None,
     ) -> list[LCDocument]:
-        hits = self.retriever.search(query, k=k, filter=combine_filters(self.filter, filter))
+        hits = self.retriever.search(
+            query,
+            k=k,
+            filter=combine_filters(self.filter, filter),
+            trace=langchain_wants_trace(run_manager) or None,
+        )
+        langchain_report(run_manager, hits)
         return _hits_to_lc(hits, self.score_key)
 
     async def _aget_relevant_documents(
@@ -477,5 +488,11 @@ class PolyvecRetriever(BaseRetriever):
         k: int | None = None,
         filter: FilterLike = None,
     ) -> list[LCDocument]:
-        hits = await self.retriever.asearch(query, k=k, filter=combine_filters(self.filter, filter))
+        hits = await self.retriever.asearch(
+            query,
+            k=k,
+            filter=combine_filters(self.filter, filter),
+            trace=langchain_wants_trace(run_manager) or None,
+        )
+        await alangchain_report(run_manager, hits)
         return _hits_to_lc(hits, self.score_key)

@@ -85,6 +85,7 @@ from polyvec.integrations._llama_index_extras import (
     PolyvecRerankPostprocessor,
     as_query_generator,
 )
+from polyvec.integrations._trace_events import llama_index_report, llama_index_wants_trace
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import Document, Hit, as_dense
 
@@ -372,7 +373,11 @@ class PolyvecVectorStore(BasePydanticVectorStore):
         text = query.query_str
         if not text or not text.strip():
             return _result(self._by_vector(retriever, query, filt))
-        return _result(retriever.search(text, filter=filt, vector=query.query_embedding))
+        hits = retriever.search(
+            text, filter=filt, vector=query.query_embedding, trace=llama_index_wants_trace() or None
+        )
+        llama_index_report(hits)
+        return _result(hits)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         retriever, filt = self._plan(query, dict(kwargs))
@@ -380,7 +385,11 @@ class PolyvecVectorStore(BasePydanticVectorStore):
         if not text or not text.strip():
             hits = await asyncio.to_thread(self._by_vector, retriever, query, filt)
             return _result(hits)
-        return _result(await retriever.asearch(text, filter=filt, vector=query.query_embedding))
+        hits = await retriever.asearch(
+            text, filter=filt, vector=query.query_embedding, trace=llama_index_wants_trace() or None
+        )
+        llama_index_report(hits)
+        return _result(hits)
 
     def _by_vector(
         self, retriever: Retriever, query: VectorStoreQuery, filt: Filter | None
@@ -447,12 +456,20 @@ class PolyvecRetriever(BaseRetriever):
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self.retriever.search(
-            query_bundle.query_str, filter=self.filter, vector=query_bundle.embedding
+            query_bundle.query_str,
+            filter=self.filter,
+            vector=query_bundle.embedding,
+            trace=llama_index_wants_trace() or None,
         )
+        llama_index_report(hits)
         return self._scored(hits)
 
     async def _aretrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = await self.retriever.asearch(
-            query_bundle.query_str, filter=self.filter, vector=query_bundle.embedding
+            query_bundle.query_str,
+            filter=self.filter,
+            vector=query_bundle.embedding,
+            trace=llama_index_wants_trace() or None,
         )
+        llama_index_report(hits)
         return self._scored(hits)
