@@ -35,14 +35,14 @@ def test_units_chunks_and_truncate() -> None:
     chunks = units(_data(), IngestOptions("chunks", chunk_size=180, chunk_overlap=30))
     ids = [u.id for u in chunks]
     assert ids[-1] == "b#0" and ids[:-1] == [f"a#{i}" for i in range(len(ids) - 1)]
-    assert len(ids) >= 4  # 402 words in chunks of 180 with 30 overlap
+    assert len(ids) >= 4  # 402 words in chunks of 180 tokens with 30 overlap
     assert {u.metadata["doc_id"] for u in chunks} == {"a", "b"}
     assert chunks[0].text.startswith("Title A")
     whole = units(_data())  # truncate is the default
     assert [u.id for u in whole] == ["a", "b"]
     assert whole[0].text == "Title A\n\n" + LONG
     assert IngestOptions().label() == "truncate"
-    assert IngestOptions("chunks").label() == "chunks180/30"
+    assert IngestOptions("chunks").label() == "chunks250/32"
 
 
 def test_doc_ids_aggregate_by_first_occurrence() -> None:

@@ -59,8 +59,10 @@ def register(
         help="one unit per document (the model reads its first window; default) or "
         "chunks scored per document by their best chunk",
     )
-    ev.add_argument("--chunk-size", type=int, default=180, help="words per chunk")
-    ev.add_argument("--chunk-overlap", type=int, default=30)
+    ev.add_argument(
+        "--chunk-size", type=int, default=250, help="tokens per chunk (approximate word pieces)"
+    )
+    ev.add_argument("--chunk-overlap", type=int, default=32, help="tokens of overlap")
     ev.add_argument("--depth", type=int, default=100, help="documents ranked per query")
     ev.add_argument("--queries", type=int, default=None, help="only the first N queries")
     ev.add_argument(

@@ -6,7 +6,7 @@ scored per document:
 * ``IngestOptions(doc_mode="truncate")`` — **the default**: one stored unit per
   document; the embedding model reads its first window (all-MiniLM-L6-v2: 256 word
   pieces), BM25 indexes the whole text;
-* ``doc_mode="chunks"``: chunks of ``chunk_size`` words stored with their ``doc_id``; a
+* ``doc_mode="chunks"``: chunks of ``chunk_size`` tokens stored with their ``doc_id``; a
   query retrieves chunks and a document scores its best chunk (its first appearance in
   the ranked chunk list: max over chunks).
 
@@ -41,7 +41,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from polyvec.chunking import chunk_document
+from polyvec.chunking import DEFAULT_CHUNK_OVERLAP, DEFAULT_CHUNK_SIZE, chunk_document
 from polyvec.collection import Collection, connect
 from polyvec.embeddings_base import Embedder, embedder_variant
 from polyvec.errors import EmptyQueryError
@@ -79,14 +79,15 @@ class IngestOptions:
 
     ``doc_mode="truncate"`` (default): one unit per document; the embedding model reads
     only its first window (all-MiniLM-L6-v2: 256 word pieces), BM25 the whole text.
-    ``"chunks"``: chunks of ``chunk_size`` words with ``chunk_overlap`` words of overlap
-    (:func:`polyvec.chunking.chunk_document`), scored per document by the max over its
-    chunks.
+    ``"chunks"``: chunks of ``chunk_size`` tokens (approximate word pieces,
+    :func:`polyvec.tokens.approx_count_tokens`) with up to ``chunk_overlap`` tokens of
+    overlap (:func:`polyvec.chunking.chunk_document`), scored per document by the max
+    over its chunks.
     """
 
     doc_mode: DocMode = "truncate"
-    chunk_size: int = 180
-    chunk_overlap: int = 30
+    chunk_size: int = DEFAULT_CHUNK_SIZE
+    chunk_overlap: int = DEFAULT_CHUNK_OVERLAP
 
     def label(self) -> str:
         if self.doc_mode == "truncate":
