@@ -41,6 +41,7 @@ from polyvec.errors import (
 )
 from polyvec.filters.ast import Filter
 from polyvec.fusion import DBSF, RRF, Convex, Fusion, fuse
+from polyvec.grouping import group_hits
 from polyvec.mmr import mmr
 from polyvec.multiquery import QueryGenerator, fuse_variants
 from polyvec.rerank import Reranker
@@ -111,6 +112,13 @@ class RetrieverConfig:
     trace: bool = False
     """Attach a :class:`~polyvec.tracing.Trace` (per-stage timings) to every result
     (``hits.trace``); see :mod:`polyvec.tracing`. Off, nothing is measured."""
+    group_by: str | None = None
+    """Metadata field (e.g. ``"doc_id"``) to answer per group: ``k`` counts groups, each
+    the best hit with its group's next best in ``Hit.group`` (:mod:`polyvec.grouping`)."""
+    group_size: int = 3
+    """Hits kept per group with ``group_by`` (the best one and ``group_size - 1`` more)."""
+    dedup: bool = True
+    """With ``group_by``: drop hits whose text repeats a better hit's text exactly."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "sparse", "hybrid"):
@@ -127,9 +135,17 @@ class RetrieverConfig:
             )
         if self.n_variants < 0:
             raise ConfigurationError(f"n_variants must be >= 0, got {self.n_variants}")
+        if self.group_by is not None and (not isinstance(self.group_by, str) or not self.group_by):
+            raise ConfigurationError(
+                f"group_by must be a metadata field name such as 'doc_id', got {self.group_by!r}"
+            )
+        if not isinstance(self.group_size, int) or self.group_size < 1:
+            raise ConfigurationError(f"group_size must be an int >= 1, got {self.group_size!r}")
 
     def leg_depth(self, k: int) -> int:
         depth = self.candidates or max(50, 4 * k)
+        if self.group_by is not None and self.candidates is None:
+            depth = max(depth, 4 * k * self.group_size)  # several chunks per group
         if self.mmr is not None:
             depth = max(depth, self.mmr.fetch_k)
         if self.reranker is not None:
@@ -169,6 +185,33 @@ class Retriever:
         vectors = None if vector is None else [vector]
         return self.search_batch([query], k=k, filter=filter, vectors=vectors, trace=trace)[0]
 
+    def _run_grouped(
+        self,
+        queries: Sequence[str],
+        k: int,
+        filter: FilterLike,
+        vectors: Sequence[Sequence[float] | np.ndarray | None] | None,
+        rec: Recorder | None,
+    ) -> list[list[Hit]]:
+        """:meth:`_run`; with ``group_by``, queries that found fewer than ``k`` groups at
+        the usual depth are searched once more, four times deeper."""
+        out = self._run(queries, k, filter, vectors, rec)
+        short = [i for i, hits in enumerate(out) if len(hits) < k]
+        if not short or self.config.group_by is None:
+            return out
+        deeper = self.with_config(candidates=4 * self.config.leg_depth(k))
+        again = deeper._run(
+            [queries[i] for i in short],
+            k,
+            filter,
+            None if vectors is None else [vectors[i] for i in short],
+            rec,
+        )
+        for i, hits in zip(short, again):
+            if len(hits) > len(out[i]):
+                out[i] = hits
+        return out
+
     def search_batch(
         self,
         queries: Sequence[str],
@@ -186,7 +229,7 @@ class Retriever:
         k = _check_k(k or self.config.k)
         rec = recorder(self.config.trace if trace is None else trace)
         if rec is None:
-            return [Hits(hits) for hits in self._run(queries, k, filter, vectors, None)]
+            return [Hits(hits) for hits in self._run_grouped(queries, k, filter, vectors, None)]
         coll, cfg = self.collection, self.config
         names = (coll.backend.capabilities.backend, coll.name, cfg.mode)
         with rec.search(
@@ -197,7 +240,7 @@ class Retriever:
             fusion=_fusion_name(cfg.fusion),
             queries=len(queries),
         ):
-            lists = self._run(queries, k, filter, vectors, rec)
+            lists = self._run_grouped(queries, k, filter, vectors, rec)
             rec.finish(hits=sum(len(hits) for hits in lists))
         done = rec.trace(*names, k, sum(len(hits) for hits in lists))
         return [Hits(hits, done) for hits in lists]
@@ -240,7 +283,12 @@ class Retriever:
         for plan in plans:
             # fused hits a variant hands on: the final k when nothing comes after fusion
             # (fewer documents read and converted); later stages need all ``depth``
-            alone = len(plan) == 1 and self.config.mmr is None and self.config.reranker is None
+            alone = (
+                len(plan) == 1
+                and self.config.mmr is None
+                and self.config.reranker is None
+                and self.config.group_by is None
+            )
             kept.extend([k if alone else depth] * len(plan))
         for i, text in enumerate(flat):
             vec = dense[i] if dense is not None else None
@@ -394,13 +442,16 @@ class Retriever:
                 a["hits"] = len(hits)
         if cfg.reranker is not None:
             pool = hits[: cfg.rerank_candidates or depth]
+            top = depth if cfg.group_by is not None else k
             with _stage(rec, "rerank", candidates=len(pool), query=query) as a:
-                hits = cfg.reranker.rerank(variants[0], pool, top_n=k)
+                hits = cfg.reranker.rerank(variants[0], pool, top_n=top)
                 a["hits"] = len(hits)
-        hits = hits[:k]
         if cfg.score_threshold is not None:
             hits = [h for h in hits if h.score >= cfg.score_threshold]
-        return hits
+        if cfg.group_by is not None:
+            hits = [_with_score(h) for h in hits]
+            return group_hits(hits, cfg.group_by, k, size=cfg.group_size, dedup=cfg.dedup)
+        return [_with_score(h) for h in hits[:k]]
 
     def _diversify(self, query_vec: np.ndarray, hits: list[Hit], k: int) -> list[Hit]:
         assert self.config.mmr is not None
@@ -450,6 +501,13 @@ def _timed(
     is no engine call (the empty sparse leg of a stopword-only query) is left as is."""
     name = _LEG_NAMES.get(getattr(getattr(leg, "func", None), "__name__", ""))
     return leg if name is None else rec.timed(name, leg, **attributes)
+
+
+def _with_score(hit: Hit) -> Hit:
+    """``hit`` with its own score among ``scores`` (an engine's fused hit has only it)."""
+    if hit.kind in hit.scores:
+        return hit
+    return replace(hit, scores={**hit.scores, hit.kind: hit.score})
 
 
 def _parallel(calls: Sequence[Callable[[], _T]]) -> list[_T]:

@@ -173,6 +173,9 @@ class Hit:
     kind: ScoreKind
     sources: tuple[Source, ...] = ()
     scores: Mapping[str, float] = field(default_factory=dict)
+    group: tuple[Hit, ...] = ()
+    """With ``group_by``: the other top hits of this hit's group (its document), best
+    first; merge them in document order with :func:`polyvec.grouping.passage`."""
 
     @property
     def id(self) -> DocId:
@@ -188,7 +191,8 @@ class Hit:
     def __repr__(self) -> str:
         legs = ",".join(f"{s.leg}#{s.rank}" for s in self.sources)
         text = self.document.text[:40] + ("…" if len(self.document.text) > 40 else "")
+        group = f", group={len(self.group)}" if self.group else ""
         return (
             f"Hit(id={self.document.id!r}, score={self.score:.4g}, kind={self.kind!r}, "
-            f"legs=[{legs}], text={text!r})"
+            f"legs=[{legs}]{group}, text={text!r})"
         )
