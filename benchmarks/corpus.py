@@ -24,8 +24,9 @@ _SKIP = ("test", "idlelib", "tkinter", "turtle", "lib2to3", "ensurepip", "antigr
 
 
 @cache
-def stdlib_passages(n: int, *, size: int = 120, overlap: int = 20) -> tuple[str, ...]:
-    """Up to ``n`` distinct passages (chunks of docstrings), in a fixed order."""
+def stdlib_passages(n: int, *, size: int = 160, overlap: int = 26) -> tuple[str, ...]:
+    """Up to ``n`` distinct passages (chunks of docstrings, ``size`` tokens), in a fixed
+    order."""
     seen: set[str] = set()
     out: list[str] = []
     names = sorted(
@@ -79,16 +80,17 @@ def _documented(value: object) -> bool:
     )
 
 
-def manpage_passages(size: int = 120, overlap: int = 20) -> tuple[str, ...]:
-    """Chunks of every section-1 man page except gcloud's, rendered once and cached."""
-    from polyvec.loaders import iter_sources
+def manpage_passages(size: int = 160, overlap: int = 26) -> tuple[str, ...]:
+    """Chunks (``size`` tokens) of every section-1 man page except gcloud's, rendered
+    once and cached."""
+    from polyvec.ingest.files import read_files
 
-    cache_file = CACHE / f"man1-chunks-{size}-{overlap}.json"
+    cache_file = CACHE / f"man1-chunks-t{size}-{overlap}.json"
     if cache_file.exists():
         return tuple(json.loads(cache_file.read_text()))
     chunks: list[str] = []
-    for src in iter_sources(["/usr/share/man/man1"], exclude=["gcloud*"]):
-        chunks.extend(c for c in chunk_text(src.text, size=size, overlap=overlap) if len(c) > 80)
+    for _, doc in read_files(["/usr/share/man/man1"], exclude=["gcloud*"]):
+        chunks.extend(c for c in chunk_text(doc.text, size=size, overlap=overlap) if len(c) > 80)
     CACHE.mkdir(exist_ok=True)
     cache_file.write_text(json.dumps(chunks))
     return tuple(chunks)

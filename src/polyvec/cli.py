@@ -1,21 +1,17 @@
-"""The ``polyvec`` command: ``ingest``, ``search``, ``info``, ``eval``, ``dataset`` and ``tune``.
+"""The ``polyvec`` command: ``ingest``, ``search``, ``info``, ``migrate``, ``verify``,
+``export``, ``import``, ``snapshot``, ``dataset``, ``eval`` and ``tune``.
 
 ::
 
-    polyvec ingest /usr/share/man/man1 --exclude 'gcloud*' --limit 200
-    polyvec search "compress a file" --k 5 --filter '{"title": {"$ne": "gzip"}}'
+    polyvec ingest ./handbook --delete-missing        # add, update, remove: in step
+    polyvec search "rotate logs" --k 5 --group-by doc_id
     polyvec info
-    polyvec dataset manpages datasets/manpages
-    polyvec eval datasets/manpages --config bm25 --config dense --config hybrid
-    polyvec tune --collection documents              # choose fusion without labels
+    polyvec tune --collection documents               # choose fusion without labels
 
 Every command takes ``--url`` (default: ``$POLYVEC_URL``, else the embedded store in
 ``./.polyvec``) and ``--collection``. ``ingest`` and ``search`` also take ``--read-only``
 (refuse every write) and ``--encrypt FIELD`` (repeatable: metadata fields stored
-Fernet-encrypted; the key from ``$POLYVEC_ENCRYPTION_KEY`` or ``--key-file``)::
-
-    polyvec search "compress a file" --read-only
-    POLYVEC_ENCRYPTION_KEY=... polyvec ingest notes/ --encrypt source
+Fernet-encrypted; the key from ``$POLYVEC_ENCRYPTION_KEY`` or ``--key-file``).
 """
 
 from __future__ import annotations
@@ -25,11 +21,10 @@ import importlib
 import json
 import os
 import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from polyvec.errors import PolyvecError
+from polyvec.errors import CollectionNotFoundError, PolyvecError
 
 __all__ = ["COMMAND_MODULES", "main"]
 
@@ -42,8 +37,61 @@ COMMAND_MODULES: list[str] = [
 that adds its parsers and sets ``handler`` (``args -> exit code``) as their default."""
 
 
+DESCRIPTION = """\
+polyvec: one retrieval core (BM25 + dense hybrid, fusion, MMR, rerank) over Qdrant,
+pgvector, Chroma, Milvus, Pinecone and Weaviate.
+
+examples:
+  polyvec ingest ./handbook --delete-missing      keep a collection in step with a folder
+  polyvec search "rotate logs" --k 5 --group-by doc_id
+  polyvec info
+  polyvec tune                                     choose the fusion for a collection
+  polyvec export backup.jsonl.gz                   then: polyvec import backup.jsonl.gz
+  polyvec COMMAND --help                           options of one command
+"""
+
+_GENERIC_HELP = {
+    "--batch-size": "documents per batch",
+    "--no-progress": "no progress bar",
+    "--no-verify": "skip the final comparison",
+    "--json": "machine-readable output",
+}
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps descriptions as written and shows each option's default (unless it is
+    empty, off, or already in the help text)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, [], argparse.SUPPRESS)
+            or not (action.option_strings or action.nargs in ("?", "*"))
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def format_help(self) -> str:
+        for action in self._actions:  # options another module added without help
+            if action.help is None and action.option_strings:
+                action.help = _GENERIC_HELP.get(action.option_strings[-1])
+        return super().format_help()
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--url", default=None, help="backend URL (default: $POLYVEC_URL or ./.polyvec)")
+    p.add_argument(
+        "--url",
+        default=None,
+        help="backend URL (default: $POLYVEC_URL, else the embedded store in ./.polyvec)",
+    )
     p.add_argument("--collection", default="documents", help="collection name")
 
 
@@ -98,34 +146,91 @@ def _open_collection(args: argparse.Namespace, *, create: bool) -> Any:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="polyvec", description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="polyvec", description=DESCRIPTION)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=_Parser
+    )
 
-    ing = sub.add_parser("ingest", help="chunk, embed and store files or directories")
+    ing = sub.add_parser(
+        "ingest",
+        help="read, chunk, embed and store files; re-runs only embed what changed",
+        description="Keep a collection in step with files and folders. A document's id "
+        "is its path relative to the folder given (or the file's name), so re-running "
+        "from anywhere finds the same documents: unchanged ones are not embedded again, "
+        "changed ones replace their chunks, and --delete-missing removes documents whose "
+        "files are gone. Reads text in any common encoding, Markdown, HTML, PDF, JSONL "
+        "and man pages; other files are skipped with a reason. Exit code 1 if any file "
+        "failed.",
+    )
     _common(ing)
-    ing.add_argument("paths", nargs="+", help="files or directories (text, Markdown, man pages)")
-    ing.add_argument("--include", action="append", default=[], help="only file names matching")
-    ing.add_argument("--exclude", action="append", default=[], help="skip file names matching")
+    ing.add_argument("paths", nargs="+", help="files or directories to ingest")
+    ing.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only files whose name or relative path matches (repeatable); also reads "
+        "files of other types as text, e.g. --include '*.py'",
+    )
+    ing.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="skip files whose name or relative path matches (repeatable)",
+    )
     ing.add_argument("--limit", type=int, default=None, help="at most this many files")
-    ing.add_argument("--chunk-size", type=int, default=180, help="words per chunk")
-    ing.add_argument("--chunk-overlap", type=int, default=30, help="words shared by chunks")
-    ing.add_argument("--batch-size", type=int, default=256)
-    ing.add_argument("--no-progress", action="store_true")
+    ing.add_argument(
+        "--delete-missing",
+        action="store_true",
+        help="remove stored documents whose files are no longer found (only ids under "
+        "--id-prefix, when given); files that fail to load keep theirs",
+    )
+    ing.add_argument(
+        "--id-prefix",
+        default="",
+        help="prepended to every document id, e.g. 'handbook/' to keep two folders apart "
+        "in one collection",
+    )
+    ing.add_argument(
+        "--chunk-size",
+        type=int,
+        default=None,
+        help="tokens per chunk, in the embedding model's tokens (default: the model's "
+        "window, 254 for all-MiniLM-L6-v2)",
+    )
+    ing.add_argument(
+        "--chunk-overlap",
+        type=int,
+        default=32,
+        help="tokens repeated from the previous chunk when a cut falls inside a paragraph",
+    )
+    ing.add_argument("--text-field", default="text", help="the text field of JSONL records")
+    ing.add_argument(
+        "--batch-size", type=int, default=128, help="chunks embedded and written at a time"
+    )
+    ing.add_argument("--no-progress", action="store_true", help="no progress bar")
+    ing.add_argument("--json", action="store_true", help="print the report as JSON")
     _embedder_option(ing)
     _safety(ing)
 
     se = sub.add_parser("search", help="search a collection")
     _common(se)
-    se.add_argument("query")
-    se.add_argument("--k", type=int, default=5)
-    se.add_argument("--mode", choices=["dense", "sparse", "hybrid"], default="hybrid")
+    se.add_argument("query", help="what to search for, in words")
+    se.add_argument("--k", type=int, default=5, help="how many hits (documents with --group-by)")
+    se.add_argument(
+        "--mode",
+        choices=["dense", "sparse", "hybrid"],
+        default="hybrid",
+        help="dense (embeddings), sparse (BM25) or both fused",
+    )
     se.add_argument(
         "--fusion",
         choices=["rrf", "dbsf", "convex"],
         default="dbsf",
         help="hybrid fusion (default: dbsf, as RetrieverConfig)",
     )
-    se.add_argument("--rrf-k", type=float, default=60.0)
+    se.add_argument("--rrf-k", type=float, default=60.0, help="RRF's k for --fusion rrf")
     se.add_argument("--alpha", type=float, default=0.5, help="dense weight for --fusion convex")
     se.add_argument(
         "--dense-weight",
@@ -144,7 +249,15 @@ def _parser() -> argparse.ArgumentParser:
         const="cross-encoder/ms-marco-MiniLM-L-6-v2",
         default=None,
         metavar="MODEL",
-        help="rerank with a cross-encoder (model name or path)",
+        help="rerank with a cross-encoder (model name or path; "
+        "cross-encoder/ms-marco-MiniLM-L-6-v2 when none is named)",
+    )
+    se.add_argument(
+        "--group-by",
+        default=None,
+        metavar="FIELD",
+        help="one answer per value of this metadata field, e.g. doc_id: the best chunk of "
+        "each document with its other top chunks; --k counts documents",
     )
     se.add_argument("--json", action="store_true", help="machine-readable hits")
     se.add_argument(
@@ -159,7 +272,7 @@ def _parser() -> argparse.ArgumentParser:
 
     inf = sub.add_parser("info", help="collections, counts and what the backend does natively")
     _common(inf)
-    inf.add_argument("--json", action="store_true")
+    inf.add_argument("--json", action="store_true", help="machine-readable output")
     inf.set_defaults(handler=_info)
     ing.set_defaults(handler=_ingest)
     se.set_defaults(handler=_search)
@@ -169,50 +282,43 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _ingest(args: argparse.Namespace) -> int:
-    from polyvec.chunking import chunk_document
+    from polyvec.chunking import Chunker
     from polyvec.errors import ReadOnlyError
-    from polyvec.loaders import iter_sources
-    from polyvec.types import Document
+    from polyvec.ingest import sync_paths
 
     if args.read_only:  # refused before a file is read or a chunk embedded
         raise ReadOnlyError("ingest documents", f"collection {args.collection!r}")
     coll = _open_collection(args, create=True)
-    started = time.perf_counter()
-    docs: list[Document] = []
-    n_files = 0
-    seen: set[int] = set()  # man pages often exist under several names (bzip2, bunzip2 …)
-    for src in iter_sources(
-        args.paths, include=args.include, exclude=args.exclude, limit=args.limit
-    ):
-        if hash(src.text) in seen:
-            continue
-        seen.add(hash(src.text))
-        n_files += 1
-        docs.extend(
-            chunk_document(
-                src.path,
-                src.text,
-                {"source": src.path, "title": src.title},
-                size=args.chunk_size,
-                overlap=args.chunk_overlap,
-            )
+    try:
+        chunker = Chunker.for_embedder(coll.embedder, args.chunk_size, args.chunk_overlap)
+        report = sync_paths(
+            coll,
+            args.paths,
+            include=args.include,
+            exclude=args.exclude,
+            limit=args.limit,
+            id_prefix=args.id_prefix,
+            delete_missing=args.delete_missing,
+            chunker=chunker,
+            text_field=args.text_field,
+            batch_size=args.batch_size,
+            progress=not args.no_progress,
         )
-    loaded = time.perf_counter()
-    coll.add(docs, batch_size=args.batch_size, progress=not args.no_progress)
-    done = time.perf_counter()
-    coll.optimize()  # engines without a background optimizer index the new points now
-    indexed = time.perf_counter()
-    print(
-        f"ingested {len(docs)} chunks from {n_files} distinct files into {coll.name!r} "
-        f"({loaded - started:.1f}s reading, {done - loaded:.1f}s embedding+writing, "
-        f"{indexed - done:.1f}s indexing); collection now holds {coll.count()} chunks"
-    )
-    coll.close()
-    return 0
+        if report.chunks_embedded or report.removed:
+            coll.optimize()  # engines without a background optimizer index new points now
+        total = coll.count()
+    finally:
+        coll.close()
+    if args.json:
+        print(json.dumps({**report.as_dict(), "collection_chunks": total}, ensure_ascii=False))
+    else:
+        print(report.summary())
+        print(f"collection {args.collection!r} now holds {total} chunks")
+    return 0 if report.ok else 1
 
 
 def _hit_json(hit: Any) -> dict[str, Any]:
-    return {
+    out = {
         "id": hit.id,
         "score": hit.score,
         "kind": hit.kind,
@@ -224,6 +330,12 @@ def _hit_json(hit: Any) -> dict[str, Any]:
             for s in hit.sources
         ],
     }
+    if hit.group:
+        from polyvec.grouping import passage
+
+        out["group"] = [_hit_json(h) for h in hit.group]
+        out["passage"] = passage(hit)
+    return out
 
 
 def _search(args: argparse.Namespace) -> int:
@@ -258,6 +370,7 @@ def _search(args: argparse.Namespace) -> int:
         candidates=args.candidates,
         mmr=MMRConfig(lambda_mult=args.mmr) if args.mmr is not None else None,
         reranker=reranker,
+        group_by=args.group_by,
     )
     filt = parse_filter(json.loads(args.filter)) if args.filter else None  # fail before connecting
     with _open_collection(args, create=False) as coll:
@@ -270,11 +383,22 @@ def _search(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([_hit_json(h) for h in hits], ensure_ascii=False, default=str))
         return 0
-    print(f"query: {args.query!r}  ({args.mode}, {args.fusion})")
+    grouped = f", one answer per {args.group_by}" if args.group_by else ""
+    print(f"query: {args.query!r}  ({args.mode}, {args.fusion}{grouped})")
     for rank, hit in enumerate(hits, 1):
-        title = hit.document.metadata.get("title", "")
+        meta = hit.document.metadata
+        title = str(meta.get("title", ""))
         legs = " ".join(f"{s.leg}#{s.rank}" for s in hit.sources)
-        snippet = " ".join(hit.document.text.split())[:100]
+        if hit.group:
+            from polyvec.grouping import passage
+
+            chunks = ",".join(
+                str(h.document.metadata.get("chunk", h.id)) for h in (hit, *hit.group)
+            )
+            legs = f"chunks {chunks}"
+            snippet = " ".join(passage(hit).split())[:100]
+        else:
+            snippet = " ".join(hit.document.text.split())[:100]
         print(f"{rank:>2}. {hit.score:8.4f} {hit.kind:<6} {title:<18} [{legs}] {snippet}")
     return 0
 
@@ -352,8 +476,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    # the model libraries' own bars ("Loading weights") are noise on a command line
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         return handler(args)
+    except CollectionNotFoundError as exc:
+        print(
+            f"polyvec: error: collection {exc.collection!r} does not exist: create it with "
+            f"`polyvec ingest PATH --collection {exc.collection}`, or see the collections "
+            "there with `polyvec info`",
+            file=sys.stderr,
+        )
+        return 2
     except PolyvecError as exc:
         print(f"polyvec: error: {scrub(str(exc), _secrets(args))}", file=sys.stderr)
         return 2

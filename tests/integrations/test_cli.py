@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,14 @@ def store(tmp_path: Path) -> tuple[str, Path]:
 def test_ingest_search_info(store, capsys):
     url, docs = store
     assert main(["ingest", str(docs), "--url", url, "--collection", "man", "--no-progress"]) == 0
-    assert "ingested 4 chunks from 4 distinct files" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "added 4, updated 0, unchanged 0, removed 0, skipped 2, failed 0" in out
+    assert "not a document type (.bin)" in out and "same content as another file" in out
+    # again, from the summary's JSON: nothing changed, nothing embedded
+    argv = ["ingest", str(docs), "--url", url, "--collection", "man", "--no-progress", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["unchanged"], report["chunks_embedded"]) == (4, 0)
 
     assert (
         main(
@@ -111,7 +119,8 @@ def test_errors_are_reported_not_raised(store, capsys):
     assert main(["search", "x", "--url", url, "--filter", '{"a": {"$regex": "x"}}']) == 2
     assert "$regex" in capsys.readouterr().err
     assert main(["search", "x", "--url", url, "--collection", "nope"]) == 2
-    assert "collection 'nope' does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "collection 'nope' does not exist" in err and "polyvec ingest" in err
     assert main(["search", "x", "--url", "nosuchscheme://x"]) == 2
     assert "no backend for the URL scheme" in capsys.readouterr().err
     for bad in (["--fusion", "convex", "--dense-weight", "0.5"], ["--dense-weight", "1.5"]):
@@ -129,3 +138,50 @@ def test_info_redacts_secrets(capsys):
     url = "qdrant+local:///tmp/nowhere?api_key=k3y"
     assert main(["info", "--url", url, "--json"]) == 0
     assert "k3y" not in capsys.readouterr().out
+
+
+def test_ingest_exit_code_and_grouped_search(tmp_path: Path, capsys):
+    url = f"qdrant+local://{tmp_path / 'store'}"
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    long = " ".join(f"The chown command changes the owner of file number {i}." for i in range(60))
+    (docs / "chown.txt").write_text(long)
+    (docs / "gzip.txt").write_text("gzip compresses files and changes nothing else.")
+    (docs / "locked.txt").write_text("unreadable")
+    (docs / "locked.txt").chmod(0)
+    argv = ["ingest", str(docs), "--url", url, "--no-progress"]
+    code = main(argv)
+    out = capsys.readouterr().out
+    if os.geteuid() == 0:  # root reads any file: nothing fails
+        assert code == 0 and "failed 0" in out
+    else:
+        assert code == 1 and "FAILED locked.txt" in out
+    (docs / "locked.txt").chmod(0o644)
+    argv = ["search", "change the owner of a file", "--url", url, "--k", "2", "--json"]
+    assert main([*argv, "--group-by", "doc_id"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert hits[0]["metadata"]["doc_id"] == "chown.txt"
+    assert len({h["metadata"]["doc_id"] for h in hits}) == 2
+    assert hits[0]["group"] and hits[0]["passage"]
+    for hit in hits:
+        assert hit["scores"][hit["kind"]] == hit["score"]  # the fused score is always there
+    assert main(argv) == 0
+    plain = json.loads(capsys.readouterr().out)
+    assert {h["metadata"]["doc_id"] for h in plain} == {"chown.txt"}  # two chunks of one file
+
+
+def test_help_lists_every_command_plainly(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    assert "``" not in text
+    for command in ("ingest", "search", "info", "migrate", "verify", "export", "import"):
+        assert command in text
+    helps = {}
+    for command in ("ingest", "search"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = capsys.readouterr().out
+        assert "``" not in helps[command] and "(default: documents)" in helps[command]
+    assert "--delete-missing" in helps["ingest"] and "(default: 32)" in helps["ingest"]
+    assert "--group-by" in helps["search"] and "(default: 5)" in helps["search"]

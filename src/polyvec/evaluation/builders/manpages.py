@@ -48,7 +48,7 @@ from pathlib import Path
 
 from polyvec.evaluation.beir import write_beir
 from polyvec.evaluation.builders.common import RawPair, assemble
-from polyvec.loaders import MAN_PAGE, render_man_page
+from polyvec.ingest.loaders import MAN_PAGE, render_man_page
 
 __all__ = ["build_manpages", "parse_page", "select_pages"]
 
