@@ -171,12 +171,10 @@ class Chunker:
     ) -> Chunker:
         """A chunker counting in ``embedder``'s own tokens when it can count them
         (:class:`polyvec.tokens.TokenCounting`), else approximately. ``size=None`` is
-        the model's window (``embedder.max_tokens``, read on the first split, so
-        nothing loads until there is text to chunk), or :data:`DEFAULT_CHUNK_SIZE`."""
-        count, name = counter_of(embedder)
-        window = None
-        if size is None and callable(getattr(embedder, "count_tokens", None)):
-            window = lambda: int(embedder.max_tokens)  # noqa: E731
+        the model's window less its special tokens (all-MiniLM-L6-v2: 254; read on the
+        first split, so nothing loads until there is text to chunk), or
+        :data:`DEFAULT_CHUNK_SIZE` without a tokenizer."""
+        count, name, window = counter_of(embedder)
         return cls(size, overlap, count_tokens=count, counter_name=name, window=window)
 
     @property

@@ -29,9 +29,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from polyvec.types import Hit
+from polyvec.types import Document, Hit
 
-__all__ = ["group_hits", "group_key", "passage"]
+__all__ = ["group_hits", "group_key", "merged_document", "passage"]
 
 
 def group_key(hit: Hit, field: str) -> Any:
@@ -117,3 +117,12 @@ def passage(hit: Hit, *, separator: str = "\n…\n") -> str:
             reach = end
         last_chunk = chunk
     return "".join(parts)
+
+
+def merged_document(hit: Hit) -> Document:
+    """The document a framework adapter returns for ``hit``: with a group, one document
+    per group whose text is :func:`passage` (metadata, id: the best hit's); else the
+    hit's own document."""
+    if not hit.group:
+        return hit.document
+    return Document(hit.document.id, passage(hit), hit.document.metadata)

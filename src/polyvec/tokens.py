@@ -1,18 +1,19 @@
 """Counting text in an embedding model's own tokens, for the chunker.
 
-An embedder that can count tokens provides two members (:class:`TokenCounting`):
-``count_tokens(texts) -> list[int]`` (tokens of each text, special tokens excluded) and
-``max_tokens`` (how many tokens of one input the model reads, special tokens excluded).
+An embedder that can count tokens provides (:class:`TokenCounting`)
+``count_tokens(texts) -> list[int]`` (tokens of each text, special tokens included, no
+truncation) and ``max_seq_length`` (the model's window, special tokens included).
 :class:`~polyvec.embeddings.SentenceTransformerEmbedder` provides both from the model's
-own tokenizer; any embedder built on a Hugging Face ``tokenizers`` tokenizer (an ONNX
-one, say) can provide them the same way::
+own tokenizer; an embedder built on a Hugging Face ``tokenizers`` tokenizer (an ONNX
+one, say) provides them the same way::
 
     def count_tokens(self, texts):
-        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts),
-                                                                add_special_tokens=False)]
+        return [len(e.ids) for e in self.tokenizer.encode_batch(list(texts))]
 
-Without a tokenizer the chunker counts with :func:`approx_count_tokens`, a documented
-approximation (see there).
+:func:`counter_of` turns that into what the chunker needs: tokens *without* the
+special tokens (the count of the empty text is subtracted) and the window left for
+text. Without a tokenizer the chunker counts with :func:`approx_count_tokens`, a
+documented approximation (see there).
 
 >>> approx_count_tokens(["the quick brown fox", "--no-preserve-root", ""])
 [4, 8, 0]
@@ -48,7 +49,7 @@ class TokenCounting(Protocol):
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
 
     @property
-    def max_tokens(self) -> int: ...
+    def max_seq_length(self) -> int: ...
 
 
 def approx_count_tokens(texts: Sequence[str]) -> list[int]:
@@ -56,10 +57,12 @@ def approx_count_tokens(texts: Sequence[str]) -> list[int]:
     letters and digits ``ceil(len / 6)`` tokens (so ``"the"`` is 1, ``"compression"``
     2), CJK and other unspaced scripts one token per 6 characters.
 
-    Measured against all-MiniLM-L6-v2's tokenizer on rendered man pages it comes within
-    a few percent in total and over-counts more often than it under-counts, so a chunk
-    sized with it rarely passes the model's window (docs/ingest.md has the figures).
-    Pass the model's own counter (``embedder.count_tokens``) for exact sizes.
+    Against all-MiniLM-L6-v2's own count it is 3.5 % high in total on the standard-library
+    docstrings of ``tests/corpus.py`` (a test holds it within 15 %) and 5.1 % high on 60
+    rendered section-1 man pages, 7 of which it counts more than 10 % low: a chunk of
+    such text can pass the model's window by that much. Pass the model's own counter
+    (:meth:`Chunker.for_embedder <polyvec.chunking.Chunker.for_embedder>`) for exact
+    sizes.
     """
     out = []
     for text in texts:
@@ -70,11 +73,47 @@ def approx_count_tokens(texts: Sequence[str]) -> list[int]:
     return out
 
 
-def counter_of(embedder: Any) -> tuple[TokenCounter, str]:
-    """``(count, name)`` for an embedder: its own tokenizer when it provides
-    :class:`TokenCounting`, else :func:`approx_count_tokens`. Nothing is loaded until
-    ``count`` is first called."""
-    if callable(getattr(embedder, "count_tokens", None)):  # never reads max_tokens (loads)
+def _can_count(embedder: Any) -> bool:
+    """Whether ``embedder`` (or the embedder it wraps, for caches) has a tokenizer,
+    decided without loading a model."""
+    while embedder is not None:
+        if not callable(getattr(type(embedder), "count_tokens", None)):
+            return False
+        inner = getattr(embedder, "inner", None)
+        if inner is None:
+            return True
+        embedder = inner
+    return False
+
+
+class _ModelCounter:
+    """``count_tokens`` of an embedder, less its special tokens; the window for text."""
+
+    def __init__(self, embedder: Any) -> None:
+        self.embedder = embedder
+        self._specials: int | None = None
+
+    def specials(self) -> int:
+        if self._specials is None:
+            self._specials = int(self.embedder.count_tokens([""])[0])
+        return self._specials
+
+    def __call__(self, texts: Sequence[str]) -> list[int]:
+        counts = self.embedder.count_tokens(list(texts))
+        specials = self.specials()
+        return [max(0, int(c) - specials) for c in counts]
+
+    def window(self) -> int:
+        return int(self.embedder.max_seq_length) - self.specials()
+
+
+def counter_of(embedder: Any) -> tuple[TokenCounter, str, Callable[[], int] | None]:
+    """``(count, name, window)`` for an embedder: counts of its own tokens without the
+    special ones, and its window for text (read when called), when it provides
+    :class:`TokenCounting`; else :func:`approx_count_tokens` and no window. Nothing is
+    loaded until ``count`` or ``window`` is first called."""
+    if _can_count(embedder):
+        counter = _ModelCounter(embedder)
         name = f"tokenizer:{getattr(embedder, 'name', type(embedder).__name__)}"
-        return embedder.count_tokens, name
-    return approx_count_tokens, APPROX_COUNTER_NAME
+        return counter, name, counter.window
+    return approx_count_tokens, APPROX_COUNTER_NAME, None

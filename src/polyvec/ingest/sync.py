@@ -16,8 +16,10 @@ caller gives):
   chunker versions and settings, and the embedder's name;
 * **unchanged** when the store holds exactly chunks ``doc_id#0 … doc_id#(n-1)``, each
   carrying that hash and ``n_chunks == n``: nothing is read, chunked or embedded;
-* otherwise it is chunked and embedded, its chunks upserted, and then its stored chunks
-  that the new version does not have are deleted (a shorter file leaves nothing behind);
+* otherwise it is chunked, its chunks upserted, and then its stored chunks that the new
+  version does not have are deleted (a shorter file leaves nothing behind); a chunk whose
+  text the document already had keeps its stored embedding, so an edit re-embeds only
+  the chunks it changed;
 * with ``delete_missing=True``, stored documents (with ids under ``id_prefix``) that
   this run did not find are removed, except those whose files failed to load.
 
@@ -47,7 +49,7 @@ from polyvec.errors import InputError
 from polyvec.ingest.files import find_files
 from polyvec.ingest.loaders import LOADER_VERSION, Loaded, Skip, clean_text, load_bytes
 from polyvec.ingest.report import SyncReport
-from polyvec.types import Document
+from polyvec.types import DocId, Document
 
 if TYPE_CHECKING:
     from polyvec.collection import Collection
@@ -88,6 +90,7 @@ class _Stored:
     ids: set[str] = field(default_factory=set)
     hashes: set[str] = field(default_factory=set)
     counts: set[int] = field(default_factory=set)
+    by_text: dict[str, DocId] = field(default_factory=dict)  # text digest → a chunk's id
 
     def matches(self, doc_id: str, content_hash: str) -> bool:
         if self.hashes != {content_hash} or len(self.counts) != 1:
@@ -114,6 +117,7 @@ def _stored_state(collection: Collection) -> dict[str, _Stored]:
             key = doc_id if isinstance(doc_id, str) else str(doc.id)
             entry = stored.setdefault(key, _Stored())
             entry.ids.add(str(doc.id))
+            entry.by_text.setdefault(_digest(doc.text), doc.id)
             entry.hashes.add(str(meta.get("content_hash", "")))
             n = meta.get("n_chunks")
             entry.counts.add(n if isinstance(n, int) and not isinstance(n, bool) else -1)
@@ -170,7 +174,7 @@ def _run(
     def flush() -> None:
         if not buffer:
             return
-        chunks = [c for _, cs in buffer for c in cs]
+        chunks = _reuse_vectors(collection, stored, buffer)
         collection.add(chunks, batch_size=batch_size, progress=False)
         new_ids = {str(c.id) for c in chunks}
         stale = [
@@ -184,7 +188,9 @@ def _run(
             collection.delete(sorted(stale))
         for item, _ in buffer:
             (report.updated if item.doc_id in stored else report.added).append(item.doc_id)
-        report.chunks_embedded += len(chunks)
+        reused = sum(1 for c in chunks if c.dense is not None)
+        report.chunks_embedded += len(chunks) - reused
+        report.chunks_reused += reused
         report.chunks_deleted += len(stale)
         bar.advance(len(buffer), len(chunks))
         buffer.clear()
@@ -230,6 +236,34 @@ def _run(
         report.chunks_deleted += len(ids)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _reuse_vectors(
+    collection: Collection,
+    stored: Mapping[str, _Stored],
+    buffer: Sequence[tuple[_Item, list[Document]]],
+) -> list[Document]:
+    """The buffered chunks, those whose text a stored chunk of the same document already
+    has carrying that chunk's dense vector (so an edit re-embeds only the chunks it
+    changed; BM25 vectors are recomputed, they are cheap)."""
+    wanted: dict[int, DocId] = {}
+    chunks = [c for _, cs in buffer for c in cs]
+    position = 0
+    for item, cs in buffer:
+        old = stored.get(item.doc_id)
+        for c in cs:
+            if old is not None and (hit := old.by_text.get(_digest(c.text))) is not None:
+                wanted[position] = hit
+            position += 1
+    if not wanted:
+        return chunks
+    found = collection.get(list(dict.fromkeys(wanted.values())), with_vectors=True)
+    vectors = {(type(d.id), d.id): d.dense for d in found if d.dense is not None}
+    out = []
+    for i, chunk in enumerate(chunks):
+        vec = vectors.get((type(wanted[i]), wanted[i])) if i in wanted else None
+        out.append(chunk if vec is None else chunk.with_vectors(dense=vec))
+    return out
 
 
 def _load_all(

@@ -63,6 +63,7 @@ from polyvec.collection import Collection
 from polyvec.embeddings import Embedder
 from polyvec.filters.from_langchain import PolyvecTranslator, structured_query_to_filter
 from polyvec.filters.parse import FilterLike, parse_filter
+from polyvec.grouping import merged_document
 from polyvec.integrations._common import check_k, combine_filters, split_config_options
 from polyvec.integrations._langchain_extras import (
     LangChainEmbedder,
@@ -102,11 +103,12 @@ def _to_lc(doc: Document, score: float | None = None, score_key: str | None = No
 
 
 def _hits_to_lc(hits: Sequence[Hit], score_key: str | None = None) -> list[LCDocument]:
-    return [_to_lc(h.document, h.score, score_key) for h in hits]
+    # with group_by: one Document per group, its top chunks merged in document order
+    return [_to_lc(merged_document(h), h.score, score_key) for h in hits]
 
 
 def _with_scores(hits: Sequence[Hit]) -> list[tuple[LCDocument, float]]:
-    return [(_to_lc(h.document), float(h.score)) for h in hits]
+    return [(_to_lc(merged_document(h)), float(h.score)) for h in hits]
 
 
 # -- the vector store ---------------------------------------------------------------------

@@ -77,6 +77,7 @@ from polyvec.filters import F, Filter, matches
 from polyvec.filters.from_llama_index import from_llama_index as metadata_filters_to_ast
 from polyvec.filters.parse import FilterLike, parse_filter
 from polyvec.fusion import Convex
+from polyvec.grouping import merged_document
 from polyvec.integrations._common import combine_filters, split_config_options
 from polyvec.integrations._llama_index_extras import (
     LlamaIndexEmbedder,
@@ -452,7 +453,10 @@ class PolyvecRetriever(BaseRetriever):
 
     @staticmethod
     def _scored(hits: Sequence[Hit]) -> list[NodeWithScore]:
-        return [NodeWithScore(node=document_to_node(h.document), score=h.score) for h in hits]
+        # with group_by: one node per group, its top chunks merged in document order
+        return [
+            NodeWithScore(node=document_to_node(merged_document(h)), score=h.score) for h in hits
+        ]
 
     def _retrieve(self, query_bundle: QueryBundle) -> list[NodeWithScore]:
         hits = self.retriever.search(
