@@ -52,7 +52,8 @@ log = logging.getLogger("polyvec")
 
 STATE_VERSION = 1
 EMBED_WINDOW = 4096
-"""Documents embedded per model call during ``add`` (the model sorts them by length)."""
+"""Documents sorted by length together during ``add``, then embedded ``batch_size`` at
+a time (so batches carry little padding, and the progress bar moves per batch)."""
 
 
 def _choose_embedder(embedder: Embedder | str | None, state: Mapping[str, Any] | None) -> Embedder:
@@ -330,23 +331,27 @@ class Collection:
             final = self.stats.copy()
             final.remove_many(old.values())
             final.add_many(counts)
-            # Embed a whole window at once: the model sorts it by length, so batches
-            # carry little padding; then write it in batches of ``size``.
+            # A window is embedded and written a batch of ``size`` at a time, shortest
+            # texts first, so batches carry little padding and the bar moves per batch.
             window = max(size, EMBED_WINDOW)
             for wstart in range(0, len(docs), window):
-                ready = self._vectorise(
-                    docs[wstart : wstart + window], counts[wstart : wstart + window], final
+                part = sorted(
+                    range(wstart, min(wstart + window, len(docs))),
+                    key=lambda i: len(docs[i].text),
                 )
                 # Write-ahead mark: if the process dies before the statistics below are
                 # saved, the next open sees it and recounts them from the store.
                 self._save_state(pending=True)
-                for start in range(0, len(ready), size):
-                    batch = ready[start : start + size]
+                for start in range(0, len(part), size):
+                    chosen = part[start : start + size]
+                    batch = self._vectorise(
+                        [docs[i] for i in chosen], [counts[i] for i in chosen], final
+                    )
                     self.backend.upsert(self.name, batch)
                     self.stats.remove_many(
                         old[key] for d in batch if (key := (type(d.id), d.id)) in old
                     )
-                    self.stats.add_many(counts[wstart + start : wstart + start + size])
+                    self.stats.add_many(counts[i] for i in chosen)
                     bar.update(len(batch))
                 self._save_state()
         return [d.id for d in docs]

@@ -244,3 +244,21 @@ def test_grouped_search_answers_per_document(
         g.document.text for h in undeduped for g in h.group
     ]
     assert len(texts) > len(set(texts))  # owners.txt and copy.txt: the same chunks twice
+
+
+def test_add_embeds_and_writes_a_batch_at_a_time(backend: Backend, collection_name: str):
+    """The progress bar of Collection.add moves per batch: each model call embeds at
+    most batch_size texts (it embedded a whole 4,096-document window before)."""
+    calls: list[int] = []
+
+    class Recording(CountingEmbedder):
+        def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+            calls.append(len(texts))
+            return super().embed_documents(texts)
+
+    coll = _coll(backend, collection_name, Recording())
+    texts = [_sentences(f"topic{i}", 1 + i % 5) for i in range(20)]
+    coll.add_texts(texts, ids=[f"d{i}" for i in range(20)], batch_size=6)
+    assert calls == [6, 6, 6, 2]
+    assert coll.count() == 20 == coll.stats.n_docs
+    assert {d.text for b in coll.scroll() for d in b} == set(texts)
