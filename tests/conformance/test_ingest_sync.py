@@ -206,11 +206,12 @@ def test_sync_documents_with_caller_ids(backend: Backend, collection_name: str):
     ]
     first = sync_documents(coll, docs, chunker=CHUNKER)
     assert sorted(first.added) == ["faq/1", "faq/2", "faq/3"] and "faq/3" in first.notes
+    coll.add_texts(["added by hand, with an int id"], metadatas=[{"lang": "en"}], ids=[5])
     embedded = emb.embedded
     changed = [docs[0], SourceDocument("faq/2", docs[1].text, {"lang": "fr"})]
     second = sync_documents(coll, changed, chunker=CHUNKER, delete_missing=True)
     assert second.unchanged == ["faq/1"] and second.updated == ["faq/2"]
-    assert second.removed == ["faq/3"]
+    assert second.removed == ["5", "faq/3"] and coll.get([5]) == []  # the int id itself
     assert emb.embedded - embedded == second.chunks_embedded
     assert {d.metadata["lang"] for b in coll.scroll() for d in b} == {"en", "fr"}
 

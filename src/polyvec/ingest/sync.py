@@ -87,7 +87,7 @@ class _Item:
 
 @dataclass
 class _Stored:
-    ids: set[str] = field(default_factory=set)
+    ids: set[DocId] = field(default_factory=set)  # as stored (a str, or a user's int)
     hashes: set[str] = field(default_factory=set)
     counts: set[int] = field(default_factory=set)
     by_text: dict[str, DocId] = field(default_factory=dict)  # text digest → a chunk's id
@@ -116,7 +116,7 @@ def _stored_state(collection: Collection) -> dict[str, _Stored]:
             doc_id = meta.get("doc_id")
             key = doc_id if isinstance(doc_id, str) else str(doc.id)
             entry = stored.setdefault(key, _Stored())
-            entry.ids.add(str(doc.id))
+            entry.ids.add(doc.id)
             entry.by_text.setdefault(_digest(doc.text), doc.id)
             entry.hashes.add(str(meta.get("content_hash", "")))
             n = meta.get("n_chunks")
@@ -176,7 +176,7 @@ def _run(
             return
         chunks = _reuse_vectors(collection, stored, buffer)
         collection.add(chunks, batch_size=batch_size, progress=False)
-        new_ids = {str(c.id) for c in chunks}
+        new_ids: set[DocId] = {c.id for c in chunks}
         stale = [
             i
             for item, _ in buffer
@@ -185,7 +185,7 @@ def _run(
             if i not in new_ids
         ]
         if stale:
-            collection.delete(sorted(stale))
+            collection.delete(sorted(stale, key=str))
         for item, _ in buffer:
             (report.updated if item.doc_id in stored else report.added).append(item.doc_id)
         reused = sum(1 for c in chunks if c.dense is not None)
@@ -203,12 +203,13 @@ def _run(
                     bar.advance(1, 0)
                     continue
                 chunks = _chunk(item, loaded, chunker)
+                notes = [*loaded.notes[:3]]
+                if len(loaded.notes) > 3:
+                    notes.append(f"+{len(loaded.notes) - 3} more")
                 if loaded.nuls_removed:
-                    report.notes[item.doc_id] = f"{loaded.nuls_removed} NUL characters removed"
-                if loaded.notes:
-                    report.notes[item.doc_id] = "; ".join(loaded.notes[:3]) + (
-                        f" (+{len(loaded.notes) - 3} more)" if len(loaded.notes) > 3 else ""
-                    )
+                    notes.append(f"{loaded.nuls_removed} NUL characters removed")
+                if notes:
+                    report.notes[item.doc_id] = "; ".join(notes)
                 buffer.append((item, chunks))
                 pending += len(chunks)
                 if pending >= batch_size:
@@ -229,7 +230,7 @@ def _run(
             and doc_id not in keep
             and doc_id.rpartition(":")[0] not in keep
         )
-        ids = [i for doc_id in gone for i in sorted(stored[doc_id].ids)]
+        ids = [i for doc_id in gone for i in sorted(stored[doc_id].ids, key=str)]
         for start in range(0, len(ids), 1024):
             collection.delete(ids[start : start + 1024])
         report.removed.extend(gone)
