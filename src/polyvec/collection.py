@@ -52,8 +52,8 @@ log = logging.getLogger("polyvec")
 
 STATE_VERSION = 1
 EMBED_WINDOW = 4096
-"""Documents sorted by length together during ``add``, then embedded ``batch_size`` at
-a time (so batches carry little padding, and the progress bar moves per batch)."""
+"""Documents whose statistics are saved together during ``add`` (one write-ahead mark
+per window); they are embedded and written ``batch_size`` at a time."""
 
 
 def _choose_embedder(embedder: Embedder | str | None, state: Mapping[str, Any] | None) -> Embedder:
@@ -331,14 +331,12 @@ class Collection:
             final = self.stats.copy()
             final.remove_many(old.values())
             final.add_many(counts)
-            # A window is embedded and written a batch of ``size`` at a time, shortest
-            # texts first, so batches carry little padding and the bar moves per batch.
+            # A window is embedded and written a batch of ``size`` at a time (in the
+            # given order), so the bar moves per batch; the embedder sorts each batch by
+            # length itself.
             window = max(size, EMBED_WINDOW)
             for wstart in range(0, len(docs), window):
-                part = sorted(
-                    range(wstart, min(wstart + window, len(docs))),
-                    key=lambda i: len(docs[i].text),
-                )
+                part = list(range(wstart, min(wstart + window, len(docs))))
                 # Write-ahead mark: if the process dies before the statistics below are
                 # saved, the next open sees it and recounts them from the store.
                 self._save_state(pending=True)
