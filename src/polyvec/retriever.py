@@ -315,6 +315,31 @@ class Retriever:
             out.append(self._finish(plan, lists, qdense, k, depth, rec, q))
         return out
 
+    def search_vector(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        """The top ``k`` hits for a query embedding alone (no text): a dense search, then
+        MMR and the score threshold when the config has them. Hybrid, sparse, rerank and
+        multi-query need the query text, so a config with any of them is refused."""
+        cfg = self.config
+        if cfg.mode != "dense" or cfg.reranker is not None or cfg.multi_query is not None:
+            raise ConfigurationError(
+                "a search by vector alone is a dense search: hybrid and sparse modes, rerank "
+                "and multi-query need the query text (use search(text, vector=...))"
+            )
+        k = _check_k(k or cfg.k)
+        dense = as_dense(vector, where="query vector")
+        if dense.shape[0] != self.collection.dimension:
+            raise DimensionMismatchError(self.collection.dimension, dense.shape[0], "query vector")
+        depth = cfg.leg_depth(k) if cfg.mmr is not None else k
+        coll = self.collection
+        hits = coll.backend.search_dense(coll.name, dense, depth, coll.prepare_filter(filter))
+        return self._finish([""], [hits], dense, k, depth)
+
     async def asearch(
         self,
         query: str,
@@ -327,6 +352,15 @@ class Retriever:
         return await asyncio.to_thread(
             lambda: self.search(query, k=k, filter=filter, vector=vector, trace=trace)
         )
+
+    async def asearch_vector(
+        self,
+        vector: Sequence[float] | np.ndarray,
+        *,
+        k: int | None = None,
+        filter: FilterLike = None,
+    ) -> list[Hit]:
+        return await asyncio.to_thread(lambda: self.search_vector(vector, k=k, filter=filter))
 
     async def asearch_batch(
         self,

@@ -17,6 +17,7 @@ from polyvec.types import Document, Hit
 
 __all__ = [
     "CONFIG_FIELDS",
+    "PRIVATE_KEYS",
     "ForeignEmbedder",
     "as_query_generator",
     "check_k",
@@ -24,10 +25,26 @@ __all__ = [
     "combine_filters",
     "input_order_hits",
     "split_config_options",
+    "visible_metadata",
 ]
 
 CONFIG_FIELDS = frozenset(RetrieverConfig.__dataclass_fields__)
 """The keyword options that shape a :class:`~polyvec.retriever.RetrieverConfig`."""
+
+PRIVATE_KEYS = frozenset({"_llama_node", "_llama_ref_doc_id"})
+"""Metadata keys a framework adapter writes for its own bookkeeping (LlamaIndex's node
+JSON and source-document id). Each adapter reads its own; every other view of the
+document (the other framework, :func:`visible_metadata`) leaves them out."""
+
+
+def visible_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``metadata`` without the adapters' bookkeeping keys (:data:`PRIVATE_KEYS`).
+
+    >>> visible_metadata({"page": 3, "_llama_node": "{...}"})
+    {'page': 3}
+    """
+    return {k: v for k, v in metadata.items() if k not in PRIVATE_KEYS}
+
 
 DEFAULT_MULTI_QUERY_PROMPT = (
     "You help a search engine find documents. Write {n} different rewordings of the "

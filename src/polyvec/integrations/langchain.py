@@ -36,13 +36,12 @@ Requires ``pip install 'polyvec[langchain]'``.
 from __future__ import annotations
 
 import asyncio
-import math
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from polyvec.errors import DimensionMismatchError, InputError, MissingDependencyError
+from polyvec.errors import ConfigurationError, InputError, MissingDependencyError
 
 try:
     from langchain_core.callbacks import (
@@ -61,10 +60,16 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 from polyvec.collection import Collection
 from polyvec.embeddings import Embedder
+from polyvec.filters import matches
 from polyvec.filters.from_langchain import PolyvecTranslator, structured_query_to_filter
 from polyvec.filters.parse import FilterLike, parse_filter
-from polyvec.grouping import merged_document
-from polyvec.integrations._common import check_k, combine_filters, split_config_options
+from polyvec.fusion import Fusion
+from polyvec.integrations._common import (
+    PRIVATE_KEYS,
+    combine_filters,
+    split_config_options,
+    visible_metadata,
+)
 from polyvec.integrations._langchain_extras import (
     LangChainEmbedder,
     LangChainQueryGenerator,
@@ -72,13 +77,16 @@ from polyvec.integrations._langchain_extras import (
     PolyvecRerankCompressor,
     as_query_generator,
 )
+from polyvec.integrations._langchain_peers import PeerOptions, peer_mode, read_peer_options
+from polyvec.integrations._langchain_search import SearchMethods, hits_to_lc, to_lc
+from polyvec.integrations._scores import relevance_function
 from polyvec.integrations._trace_events import (
     alangchain_report,
     langchain_report,
     langchain_wants_trace,
 )
-from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
-from polyvec.types import DocId, Document, Hit, as_dense
+from polyvec.retriever import Retriever, RetrieverConfig
+from polyvec.types import DocId, Document, as_dense
 
 __all__ = [
     "LangChainEmbedder",
@@ -94,25 +102,8 @@ __all__ = [
 ]
 
 
-# -- conversions --------------------------------------------------------------------------
-def _to_lc(doc: Document, score: float | None = None, score_key: str | None = None) -> LCDocument:
-    metadata = dict(doc.metadata)
-    if score_key is not None and score is not None:
-        metadata[score_key] = score
-    return LCDocument(page_content=doc.text, metadata=metadata, id=str(doc.id))
-
-
-def _hits_to_lc(hits: Sequence[Hit], score_key: str | None = None) -> list[LCDocument]:
-    # with group_by: one Document per group, its top chunks merged in document order
-    return [_to_lc(merged_document(h), h.score, score_key) for h in hits]
-
-
-def _with_scores(hits: Sequence[Hit]) -> list[tuple[LCDocument, float]]:
-    return [(_to_lc(merged_document(h)), float(h.score)) for h in hits]
-
-
 # -- the vector store ---------------------------------------------------------------------
-class PolyvecVectorStore(VectorStore):
+class PolyvecVectorStore(SearchMethods, VectorStore):
     """A LangChain ``VectorStore`` over a polyvec :class:`~polyvec.collection.Collection`.
 
     Any backend polyvec speaks to; the collection's embedder embeds documents and queries
@@ -121,22 +112,56 @@ class PolyvecVectorStore(VectorStore):
     returned unchanged. Filters are polyvec filters: a dict such as
     ``{"page": {"$gte": 3}}`` or a built one (``F("page") >= 3``).
 
-    ``similarity_search*`` are dense (vector) searches with raw, higher-is-better scores
-    (cosine similarity for a cosine collection); :meth:`hybrid_search` runs polyvec's
-    dense + BM25 pipeline; ``as_retriever(search_type="hybrid")`` exposes it to chains::
+    ``retrieval_mode`` is the mode of the by-text similarity searches (and of
+    ``as_retriever()``): ``"dense"`` (default), ``"sparse"`` (BM25) or ``"hybrid"``
+    (dense + BM25 fused with ``fusion``, DBSF by default) — langchain-qdrant's
+    ``RetrievalMode`` values are taken too. MMR and by-vector searches are dense.
+    Scores are raw and higher is better; ``relevance_score_fn`` picks how LangChain's
+    [0, 1] relevance is made from them: a function of the raw score, or a peer's name
+    (``"polyvec"``, ``"langchain-qdrant"``, ``"langchain-postgres"``,
+    ``"langchain-chroma"``; table in docs/integrations/langchain.md).
+
+    Made from a collection, or from the constructor keywords of the peer stores
+    (``collection_name``, ``embeddings``, ``connection``, ``distance`` …, see
+    :mod:`polyvec.integrations._langchain_peers`)::
 
         store = PolyvecVectorStore.from_texts(["a", "b"], embeddings, url="qdrant+memory://")
+        store = PolyvecVectorStore(collection_name="docs", embeddings=embeddings,
+                                   connection="postgresql+psycopg://app@db/rag",
+                                   retrieval_mode="hybrid")
         store.similarity_search("a", k=1, filter={"lang": "en"})
         store.as_retriever(search_type="mmr", search_kwargs={"k": 4, "lambda_mult": 0.3})
     """
 
-    def __init__(self, collection: Collection) -> None:
+    def __init__(
+        self,
+        collection: Collection | None = None,
+        *,
+        retrieval_mode: Any = "dense",
+        relevance_score_fn: str | Callable[[float], float] | None = None,
+        fusion: Fusion | None = None,
+        **peer_options: Any,
+    ) -> None:
+        if collection is None:
+            peer = read_peer_options(peer_options)
+            collection = _open(peer)
+            retrieval_mode = peer.retrieval_mode or retrieval_mode
+            relevance_score_fn = peer.relevance_score_fn or relevance_score_fn
+        elif peer_options:
+            raise ConfigurationError(
+                f"PolyvecVectorStore got a collection and {sorted(peer_options)}: open the "
+                "collection with those (polyvec.connect(...)), or pass them without collection"
+            )
         if not isinstance(collection, Collection):
             raise TypeError(
                 f"PolyvecVectorStore wraps a polyvec Collection, got {type(collection).__name__}: "
                 "use PolyvecVectorStore.from_url(...) to open one"
             )
         self.collection = collection
+        self.retrieval_mode = peer_mode(retrieval_mode)  # type: ignore[assignment]
+        self.search_options: dict[str, Any] = {} if fusion is None else {"fusion": fusion}
+        self.relevance_score_fn = relevance_score_fn
+        relevance_function(relevance_score_fn, collection.spec.distance)  # checked now
 
     @classmethod
     def from_url(
@@ -145,20 +170,28 @@ class PolyvecVectorStore(VectorStore):
         *,
         collection: str = "langchain",
         embedding: Embeddings | Embedder | None = None,
-        **connect_options: Any,
+        **options: Any,
     ) -> PolyvecVectorStore:
         """Open (or create) ``collection`` on the backend ``url`` names (see
         :func:`polyvec.connect`); ``embedding`` is LangChain ``Embeddings`` or a polyvec
-        embedder (default: polyvec's offline MiniLM)."""
-        import polyvec
+        embedder (default: polyvec's offline MiniLM). ``options``: the store's
+        (``retrieval_mode``, ``relevance_score_fn``, ``fusion``), peer spellings, and
+        :func:`polyvec.connect`'s."""
+        return cls(url=url, collection_name=collection, embedding=embedding, **options)
 
-        embedder = LangChainEmbedder(embedding) if isinstance(embedding, Embeddings) else embedding
-        return cls(
-            polyvec.connect(url, collection=collection, embedder=embedder, **connect_options)
-        )
+    @classmethod
+    def from_existing_collection(cls, collection_name: str, **options: Any) -> PolyvecVectorStore:
+        """langchain-qdrant's name for opening a store without adding texts."""
+        return cls(collection_name=collection_name, **options)
+
+    @classmethod
+    def from_existing_index(cls, embedding: Any, **options: Any) -> PolyvecVectorStore:
+        """PGVector's name for opening a store without adding texts."""
+        return cls(embedding=embedding, **options)
 
     def __repr__(self) -> str:
-        return f"PolyvecVectorStore(collection={self.collection!r})"
+        mode = "" if self.retrieval_mode == "dense" else f", retrieval_mode={self.retrieval_mode!r}"
+        return f"PolyvecVectorStore(collection={self.collection!r}{mode})"
 
     @property
     def embeddings(self) -> Embeddings:
@@ -172,38 +205,100 @@ class PolyvecVectorStore(VectorStore):
         self,
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
+        ids: Sequence[str | int] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         """Embed and upsert ``texts``; re-adding an id replaces that document.
         ``kwargs`` (``batch_size``, ``progress``) go to :meth:`Collection.add`."""
-        items = list(texts)
-        metas = list(metadatas) if metadatas is not None else [{} for _ in items]
-        given = list(ids) if ids is not None else [None] * len(items)
-        if not len(items) == len(metas) == len(given):
-            raise InputError(
-                f"add_texts got {len(items)} texts, {len(metas)} metadatas and {len(given)} "
-                "ids: pass one of each per text"
-            )
-        id_list = [str(i) if i is not None else str(uuid.uuid4()) for i in given]
-        docs = [Document(i, t, dict(m or {})) for i, t, m in zip(id_list, items, metas)]
-        self.collection.add(docs, **kwargs)
-        return id_list
+        return self._add(list(texts), None, metadatas, ids, kwargs)
 
     async def aadd_texts(
         self,
         texts: Iterable[str],
         metadatas: list[dict[str, Any]] | None = None,
-        *,
-        ids: list[str] | None = None,
+        ids: Sequence[str | int] | None = None,
         **kwargs: Any,
     ) -> list[str]:
         items = list(texts)
-        return await asyncio.to_thread(lambda: self.add_texts(items, metadatas, ids=ids, **kwargs))
+        return await asyncio.to_thread(lambda: self.add_texts(items, metadatas, ids, **kwargs))
+
+    def add_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Sequence[Sequence[float]],
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        """Upsert ``texts`` with the vectors you embedded yourself (nothing is embedded;
+        BM25 vectors and statistics are made as for :meth:`add_texts`)."""
+        return self._add(list(texts), list(embeddings), metadatas, ids, kwargs)
+
+    async def aadd_embeddings(
+        self,
+        texts: Iterable[str],
+        embeddings: Sequence[Sequence[float]],
+        metadatas: list[dict[str, Any]] | None = None,
+        ids: Sequence[str | int] | None = None,
+        **kwargs: Any,
+    ) -> list[str]:
+        items = list(texts)
+        return await asyncio.to_thread(
+            lambda: self.add_embeddings(items, embeddings, metadatas, ids, **kwargs)
+        )
+
+    def _add(
+        self,
+        items: list[str],
+        vectors: list[Sequence[float]] | None,
+        metadatas: list[dict[str, Any]] | None,
+        ids: Sequence[str | int] | None,
+        kwargs: dict[str, Any],
+    ) -> list[str]:
+        metas = list(metadatas) if metadatas is not None else [{} for _ in items]
+        given = list(ids) if ids is not None else [None] * len(items)
+        vecs: list[Any] = vectors if vectors is not None else [None] * len(items)
+        if not len(items) == len(metas) == len(given) == len(vecs):
+            raise InputError(
+                f"got {len(items)} texts, {len(metas)} metadatas, {len(given)} ids"
+                + ("" if vectors is None else f" and {len(vecs)} embeddings")
+                + ": pass one of each per text"
+            )
+        id_list = [str(i) if i is not None else str(uuid.uuid4()) for i in given]
+        docs = [
+            Document(i, t, _own_metadata(m, i), dense=None if v is None else as_dense(v, where=i))
+            for i, t, m, v in zip(id_list, items, metas, vecs)
+        ]
+        self.collection.add(docs, **kwargs)
+        return id_list
+
+    def update_document(self, document_id: str, document: LCDocument) -> None:
+        """Replace the stored document ``document_id`` (see :meth:`update_documents`)."""
+        self.update_documents([document_id], [document])
+
+    def update_documents(self, ids: Sequence[str], documents: Sequence[LCDocument]) -> None:
+        """Replace stored documents: text, metadata and vectors. Every id must exist
+        (``InputError`` naming the missing ones, before anything is written; add new
+        documents with ``add_documents``)."""
+        ids = list(ids)
+        if len(ids) != len(documents):
+            raise InputError(f"update_documents got {len(ids)} ids for {len(documents)} documents")
+        found = {str(d.id) for d in self.collection.get(ids)}
+        missing = [i for i in ids if str(i) not in found]
+        if missing:
+            raise InputError(
+                f"update_documents: no stored document has the id(s) {missing[:5]!r}: add "
+                "them with add_documents"
+            )
+        self.add_texts(
+            [d.page_content for d in documents], [dict(d.metadata) for d in documents], ids
+        )
+
+    async def aupdate_documents(self, ids: Sequence[str], documents: Sequence[LCDocument]) -> None:
+        await asyncio.to_thread(self.update_documents, ids, documents)
 
     def delete(
-        self, ids: list[str] | None = None, *, filter: FilterLike = None, **kwargs: Any
+        self, ids: Sequence[str] | None = None, *, filter: FilterLike = None, **kwargs: Any
     ) -> bool:
         """Delete by ids, or by ``filter=``; with neither, delete every document (as
         LangChain's contract says). Missing ids are not an error."""
@@ -221,136 +316,81 @@ class PolyvecVectorStore(VectorStore):
         return True
 
     async def adelete(
-        self, ids: list[str] | None = None, *, filter: FilterLike = None, **kwargs: Any
+        self, ids: Sequence[str] | None = None, *, filter: FilterLike = None, **kwargs: Any
     ) -> bool:
         return await asyncio.to_thread(lambda: self.delete(ids, filter=filter, **kwargs))
 
+    def delete_collection(self) -> None:
+        """Drop the whole collection (documents and polyvec's state); :meth:`reset_collection`
+        makes it again, empty. Until then every call raises ``CollectionNotFoundError``."""
+        self.collection.drop()
+
+    async def adelete_collection(self) -> None:
+        await asyncio.to_thread(self.delete_collection)
+
+    def reset_collection(self) -> None:
+        """Drop the collection and make it again, empty, with the same settings."""
+        old = self.collection
+        old.drop()
+        self.collection = Collection(
+            old.backend, old.name, embedder=old.embedder, bm25=old.bm25,
+            distance=old.spec.distance, options=old.spec.options, schema=old.schema,
+        )  # fmt: skip
+
+    # -- reads -----------------------------------------------------------------------------
     def get_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
         """The documents with these ids that exist, in the order given."""
-        return [_to_lc(d) for d in self.collection.get(list(ids))]
+        return [to_lc(d) for d in self.collection.get(list(ids))]
 
     async def aget_by_ids(self, ids: Sequence[str], /) -> list[LCDocument]:
-        return [_to_lc(d) for d in await self.collection.aget(list(ids))]
+        return [to_lc(d) for d in await self.collection.aget(list(ids))]
 
-    # -- searches: one plan, run sync or async ---------------------------------------------
-    def _retriever(self, k: int, **options: Any) -> Retriever:
-        check_k(k, type(self).__name__)
-        return self.collection.retriever(RetrieverConfig(k=k, **options))
-
-    def similarity_search_with_score(
+    def get(
         self,
-        query: str,
-        k: int = 4,
-        filter: FilterLike = None,
-        *,
-        score_threshold: float | None = None,
-    ) -> list[tuple[LCDocument, float]]:
-        """Dense search: ``(document, score)`` pairs, best first; the score is the raw
-        similarity (cosine for a cosine collection), higher is better."""
-        retr = self._retriever(k, mode="dense", score_threshold=score_threshold)
-        return _with_scores(retr.search(query, filter=filter))
-
-    async def asimilarity_search_with_score(
-        self,
-        query: str,
-        k: int = 4,
-        filter: FilterLike = None,
-        *,
-        score_threshold: float | None = None,
-    ) -> list[tuple[LCDocument, float]]:
-        retr = self._retriever(k, mode="dense", score_threshold=score_threshold)
-        return _with_scores(await retr.asearch(query, filter=filter))
-
-    def similarity_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
-    ) -> list[LCDocument]:
-        return [d for d, _ in self.similarity_search_with_score(query, k, filter, **kwargs)]
-
-    async def asimilarity_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, **kwargs: Any
-    ) -> list[LCDocument]:
-        pairs = await self.asimilarity_search_with_score(query, k, filter, **kwargs)
-        return [d for d, _ in pairs]
-
-    def similarity_search_by_vector(
-        self, embedding: list[float], k: int = 4, filter: FilterLike = None, **kwargs: Any
-    ) -> list[LCDocument]:
-        """Dense search with a query vector you embedded yourself."""
-        if kwargs:
-            raise TypeError(
-                f"similarity_search_by_vector() got unexpected options {sorted(kwargs)}"
+        ids: str | Sequence[str] | None = None,
+        where: FilterLike = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        where_document: Any = None,
+        include: Sequence[str] | None = None,
+    ) -> dict[str, Any]:
+        """Stored documents as langchain-chroma's ``get`` returns them: a dict of parallel
+        lists ``ids``, ``documents``, ``metadatas`` (and ``embeddings`` when ``include``
+        names it). ``where`` is a polyvec filter (Chroma's ``where`` dicts are polyvec
+        dicts too); ``ids`` and ``where`` together keep the ids that match. Order: ``ids``
+        as given, else the engine's scroll order; ``offset``/``limit`` page through it."""
+        if where_document is not None:
+            raise ConfigurationError(
+                "where_document is not supported: polyvec filters metadata; search the text "
+                "with similarity_search or hybrid_search, or filter a metadata field with "
+                "text_match ({'field': {'$text_match': 'word'}})"
             )
-        vector = as_dense(embedding, where="query vector")
-        if vector.shape[0] != self.collection.dimension:
-            raise DimensionMismatchError(self.collection.dimension, vector.shape[0], "query vector")
+        wanted = set(include) if include is not None else {"documents", "metadatas"}
+        unknown = wanted - {"documents", "metadatas", "embeddings"}
+        if unknown:
+            raise ConfigurationError(
+                f"include={sorted(unknown)!r}: polyvec returns documents, metadatas, embeddings"
+            )
+        vectors = "embeddings" in wanted
         coll = self.collection
-        hits = coll.backend.search_dense(
-            coll.name,
-            vector,
-            check_k(k, "similarity_search_by_vector"),
-            coll.prepare_filter(filter),
+        filt = coll.prepare_filter(where)
+        if ids is not None:
+            docs = coll.get([ids] if isinstance(ids, str) else list(ids), with_vectors=vectors)
+            if filt is not None:
+                docs = [d for d in docs if matches(filt, d.metadata)]
+        else:
+            docs = [d for b in coll.scroll(filter=filt, with_vectors=vectors) for d in b]
+        start = offset or 0
+        docs = docs[start : None if limit is None else start + limit]
+        out: dict[str, Any] = {"ids": [str(d.id) for d in docs]}
+        out["documents"] = [d.text for d in docs] if "documents" in wanted else None
+        out["metadatas"] = (
+            [visible_metadata(d.metadata) for d in docs] if "metadatas" in wanted else None
         )
-        return _hits_to_lc(hits)
+        out["embeddings"] = [d.dense.tolist() for d in docs] if vectors else None  # type: ignore[union-attr]
+        return out
 
-    def max_marginal_relevance_search(
-        self,
-        query: str,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike = None,
-        **kwargs: Any,
-    ) -> list[LCDocument]:
-        """Dense search diversified by polyvec's MMR (``lambda_mult=1``: relevance only,
-        ``0``: maximal diversity — LangChain's meaning) over ``fetch_k`` candidates."""
-        retr = self._mmr_retriever(k, fetch_k, lambda_mult, kwargs)
-        return _hits_to_lc(retr.search(query, filter=filter))
-
-    async def amax_marginal_relevance_search(
-        self,
-        query: str,
-        k: int = 4,
-        fetch_k: int = 20,
-        lambda_mult: float = 0.5,
-        filter: FilterLike = None,
-        **kwargs: Any,
-    ) -> list[LCDocument]:
-        retr = self._mmr_retriever(k, fetch_k, lambda_mult, kwargs)
-        return _hits_to_lc(await retr.asearch(query, filter=filter))
-
-    def _mmr_retriever(
-        self, k: int, fetch_k: int, lambda_mult: float, extra: dict[str, Any]
-    ) -> Retriever:
-        if extra:
-            raise TypeError(
-                f"max_marginal_relevance_search() got unexpected options {sorted(extra)}"
-            )
-        mmr = MMRConfig(lambda_mult=lambda_mult, fetch_k=max(fetch_k, k))
-        return self._retriever(k, mode="dense", mmr=mmr, candidates=max(fetch_k, k))
-
-    def hybrid_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, **options: Any
-    ) -> list[LCDocument]:
-        """polyvec's hybrid pipeline (dense + BM25, fused with ``DBSF()`` unless
-        ``fusion=`` says otherwise); ``options`` are
-        :class:`~polyvec.retriever.RetrieverConfig` fields (``fusion``, ``mmr``,
-        ``reranker``, ``multi_query``, ``candidates`` …)."""
-        return _hits_to_lc(self._hybrid_retriever(k, options).search(query, filter=filter))
-
-    async def ahybrid_search(
-        self, query: str, k: int = 4, filter: FilterLike = None, **options: Any
-    ) -> list[LCDocument]:
-        return _hits_to_lc(await self._hybrid_retriever(k, options).asearch(query, filter=filter))
-
-    def _hybrid_retriever(self, k: int, options: dict[str, Any]) -> Retriever:
-        config, rest = split_config_options(options)
-        if rest:
-            raise TypeError(f"hybrid_search() got unexpected options {sorted(rest)}")
-        config.setdefault("mode", "hybrid")
-        if "multi_query" in config:
-            config["multi_query"] = as_query_generator(config["multi_query"])
-        return self._retriever(k, **config)
-
+    # -- searches (SearchMethods) and the search types -------------------------------------
     def search(self, query: str, search_type: str, **kwargs: Any) -> list[LCDocument]:
         """``search_type`` is ``similarity``, ``similarity_score_threshold``, ``mmr`` or
         ``hybrid``."""
@@ -364,32 +404,36 @@ class PolyvecVectorStore(VectorStore):
         return await super().asearch(query, search_type, **kwargs)
 
     def _select_relevance_score_fn(self) -> Callable[[float], float]:
-        """LangChain's [0, 1] relevance: a cosine score as it is, negatives as 0 (so a
-        positive threshold means what polyvec's ``score_threshold`` means), L2 as
-        ``1 - d/√2`` (at least 0), a dot product as it is (unbounded: normalise vectors)."""
-        distance = self.collection.spec.distance
-        if distance == "l2":
-            return lambda score: max(0.0, 1.0 + score / math.sqrt(2))  # score is -distance
-        if distance == "cosine":
-            return lambda score: min(1.0, max(0.0, score))
-        return lambda score: score
+        """LangChain's [0, 1] relevance from polyvec's raw score: ``relevance_score_fn``
+        (default ``"polyvec"``: a cosine score as it is, negatives as 0, so a positive
+        threshold means what polyvec's ``score_threshold`` means; L2 as ``1 - d/√2``).
+        In hybrid or sparse mode the scores are fused or BM25 scores: pass a function."""
+        if self.retrieval_mode != "dense" and not callable(self.relevance_score_fn):
+            raise ConfigurationError(
+                f"relevance scores in {self.retrieval_mode} mode: the scores are "
+                f"{'fused' if self.retrieval_mode == 'hybrid' else 'BM25'} scores, not "
+                "similarities; pass relevance_score_fn=<a function of the score>, or use "
+                "similarity_search_with_score with score_threshold="
+            )
+        return relevance_function(self.relevance_score_fn, self.collection.spec.distance)
 
     # -- construction ----------------------------------------------------------------------
     @classmethod
     def from_texts(
         cls,
         texts: list[str],
-        embedding: Embeddings,
+        embedding: Embeddings | None = None,
         metadatas: list[dict[str, Any]] | None = None,
+        ids: Sequence[str | int] | None = None,
         *,
-        ids: list[str] | None = None,
         url: str | None = None,
-        collection: str = "langchain",
-        **connect_options: Any,
+        collection: str | None = None,
+        **options: Any,
     ) -> PolyvecVectorStore:
-        """Open ``collection`` at ``url`` (see :meth:`from_url`) and add ``texts``."""
-        store = cls.from_url(url, collection=collection, embedding=embedding, **connect_options)
-        store.add_texts(texts, metadatas, ids=ids)
+        """Open the collection (see :meth:`from_url`; the peers' keywords are read too)
+        and add ``texts``."""
+        store = cls(url=url, collection_name=collection, embedding=embedding, **options)
+        store.add_texts(texts, metadatas, ids)
         return store
 
     def as_retriever(self, **kwargs: Any) -> PolyvecVectorStoreRetriever:
@@ -399,6 +443,61 @@ class PolyvecVectorStore(VectorStore):
         """
         tags = kwargs.pop("tags", None) or [*self._get_retriever_tags()]
         return PolyvecVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
+
+
+def _own_metadata(metadata: dict[str, Any] | None, doc_id: str) -> dict[str, Any]:
+    clash = PRIVATE_KEYS & (metadata or {}).keys()
+    if clash:
+        raise InputError(
+            f"document {doc_id!r} has the metadata key(s) {sorted(clash)}, which polyvec "
+            "reserves for the LlamaIndex adapter's bookkeeping: rename them"
+        )
+    return dict(metadata or {})
+
+
+def _open(peer: PeerOptions) -> Collection:
+    """The collection a peer's constructor keywords describe."""
+    from polyvec.backends.registry import open_backend
+
+    embedding = peer.embedding
+    embedder = LangChainEmbedder(embedding) if isinstance(embedding, Embeddings) else embedding
+    if peer.client is not None:
+        if peer.url is not None:
+            raise ConfigurationError("give client= or a URL (url=, connection=, path= …), not both")
+        backend = _client_backend(peer.client, peer.connect)
+    else:
+        backend = open_backend(peer.url, **peer.connect)
+    name = peer.collection or "langchain"
+    try:
+        if peer.recreate and backend.get_spec(name) is not None:
+            backend.drop_collection(name)
+        distance: Any = peer.distance or "cosine"
+        coll = Collection(backend, name, embedder=embedder, distance=distance)
+    except BaseException:
+        backend.close()
+        raise
+    if peer.distance is not None and coll.spec.distance != peer.distance:
+        raise ConfigurationError(
+            f"collection {name!r} exists with distance={coll.spec.distance!r}, not "
+            f"{peer.distance!r}: drop the distance keyword, or use another collection"
+        )
+    if peer.dimension is not None and peer.dimension != coll.dimension:
+        raise ConfigurationError(
+            f"embedding_length={peer.dimension} but the collection holds {coll.dimension}-"
+            "dimensional vectors"
+        )
+    return coll
+
+
+def _client_backend(client: Any, options: dict[str, Any]) -> Any:
+    if type(client).__name__ == "QdrantClient":
+        from polyvec.backends.qdrant import QdrantBackend
+
+        return QdrantBackend(client=client, **{"layout": "langchain", **options})
+    raise ConfigurationError(
+        f"client={type(client).__name__}: polyvec opens its own client from a URL "
+        "(url='chroma://host:8000', 'postgresql://…'); a QdrantClient is taken as it is"
+    )
 
 
 class PolyvecVectorStoreRetriever(VectorStoreRetriever):
@@ -480,7 +579,7 @@ class PolyvecRetriever(BaseRetriever):
             trace=langchain_wants_trace(run_manager) or None,
         )
         langchain_report(run_manager, hits)
-        return _hits_to_lc(hits, self.score_key)
+        return hits_to_lc(hits, self.score_key)
 
     async def _aget_relevant_documents(
         self,
@@ -497,4 +596,4 @@ class PolyvecRetriever(BaseRetriever):
             trace=langchain_wants_trace(run_manager) or None,
         )
         await alangchain_report(run_manager, hits)
-        return _hits_to_lc(hits, self.score_key)
+        return hits_to_lc(hits, self.score_key)
