@@ -155,7 +155,10 @@ class Collection:
         self.schema = self._schema(schema, state)
         if created and schema is not None:
             self._save_state()  # the schema is part of the collection from the start
-        if state is not None and (state.get("pending") or backend.count(name) != self.stats.n_docs):
+        stale = state is not None and (
+            state.get("pending") or backend.count(name) != self.stats.n_docs
+        )
+        if stale and self._spec.sparse:  # without BM25 vectors the statistics serve nothing
             self.rebuild_statistics()
 
     def _schema(
@@ -375,7 +378,9 @@ class Collection:
             sv: SparseVector = next(sparse)
             if vec.shape[0] != self.dimension:
                 raise DimensionMismatchError(self.dimension, vec.shape[0], f"document {doc.id!r}")
-            out.append(doc.with_vectors(dense=vec, sparse=doc.sparse or sv))
+            # a collection made without sparse vectors (another store's) takes dense only
+            keep = (doc.sparse or sv) if self.spec.sparse else None
+            out.append(doc.with_vectors(dense=vec, sparse=keep))
         return out
 
     def delete(self, ids: Sequence[DocId] | None = None, *, filter: FilterLike = None) -> None:
@@ -443,6 +448,13 @@ class Collection:
     def encode_query_sparse(self, query: str) -> SparseVector:
         """BM25 query vector: IDF weights from our statistics, or 1s where the engine
         applies IDF itself."""
+        if not self.spec.sparse:
+            raise ConfigurationError(
+                f"collection {self.name!r} has no BM25 vectors (another store made it, e.g. "
+                "langchain-qdrant in dense mode): search it in dense mode, or rebuild it with "
+                "BM25 in place: polyvec migrate --from <peer> URL URL --collection "
+                f"{self.name} --to-collection <new name>"
+            )
         native = self.backend.capabilities.native_idf
         return self.bm25.encode_query(query, None if native else self.stats)
 

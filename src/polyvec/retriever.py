@@ -119,6 +119,9 @@ class RetrieverConfig:
     """Hits kept per group with ``group_by`` (the best one and ``group_size - 1`` more)."""
     dedup: bool = True
     """With ``group_by``: drop hits whose text repeats a better hit's text exactly."""
+    sparse_candidates: int | None = None
+    """Depth of the sparse (BM25) leg when it should differ from the dense leg's
+    (LlamaIndex's ``sparse_top_k``); such a hybrid search fuses its two legs in polyvec."""
 
     def __post_init__(self) -> None:
         if self.mode not in ("dense", "sparse", "hybrid"):
@@ -129,6 +132,10 @@ class RetrieverConfig:
             raise ConfigurationError(f"k must be >= 1, got {self.k}")
         if self.candidates is not None and self.candidates < 1:
             raise ConfigurationError(f"candidates must be >= 1, got {self.candidates}")
+        if self.sparse_candidates is not None and self.sparse_candidates < 1:
+            raise ConfigurationError(
+                f"sparse_candidates must be >= 1, got {self.sparse_candidates}"
+            )
         if not isinstance(self.fusion, (RRF, DBSF, Convex)):
             raise ConfigurationError(
                 f"fusion must be RRF(...), DBSF(...) or Convex(...), got {self.fusion!r}"
@@ -431,7 +438,12 @@ class Retriever:
             # Only stopwords: BM25 matches nothing, so the sparse leg is an empty list
             # (fused, the dense ranking stands). The query text itself was checked.
             return [partial(backend.search_dense, name, dense, depth, filt), list]
-        if cfg.native and _fusion_name(cfg.fusion) in backend.capabilities.hybrid_fusions:
+        sdepth = cfg.sparse_candidates or depth
+        if (
+            sdepth == depth
+            and cfg.native
+            and _fusion_name(cfg.fusion) in backend.capabilities.hybrid_fusions
+        ):
             return [
                 partial(
                     backend.search_hybrid,
@@ -446,7 +458,7 @@ class Retriever:
             ]
         return [
             partial(backend.search_dense, name, dense, depth, filt),
-            partial(backend.search_sparse, name, sparse, depth, filt),
+            partial(backend.search_sparse, name, sparse, sdepth, filt),
         ]
 
     def _combine(self, legs: list[list[Hit]], keep: int) -> list[Hit]:

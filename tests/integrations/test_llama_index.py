@@ -241,7 +241,9 @@ def test_query_by_embedding_only_and_refusals(store: PolyvecVectorStore) -> None
     want = store.collection.search("interface to the SQLite database", k=3, mode="dense")
     assert result.ids == [str(h.id) for h in want]
     with pytest.raises(ConfigurationError, match="node_ids"):
-        store.query(VectorStoreQuery(query_str="x", node_ids=["json"]))
+        store.query(
+            VectorStoreQuery(query_str="x", node_ids=["json"], mode=VectorStoreQueryMode.HYBRID)
+        )
     with pytest.raises(ConfigurationError, match="svm"):
         store.query(VectorStoreQuery(query_str="x", mode=VectorStoreQueryMode.SVM))
     with pytest.raises(TypeError, match="bogus"):

@@ -17,12 +17,15 @@ from polyvec.types import Document, Hit
 
 __all__ = [
     "CONFIG_FIELDS",
+    "LLAMA_NODE_KEY",
+    "LLAMA_REF_DOC_KEY",
     "PRIVATE_KEYS",
     "ForeignEmbedder",
     "as_query_generator",
     "check_k",
     "clean_llm_output",
     "combine_filters",
+    "dense_among",
     "input_order_hits",
     "split_config_options",
     "visible_metadata",
@@ -31,7 +34,9 @@ __all__ = [
 CONFIG_FIELDS = frozenset(RetrieverConfig.__dataclass_fields__)
 """The keyword options that shape a :class:`~polyvec.retriever.RetrieverConfig`."""
 
-PRIVATE_KEYS = frozenset({"_llama_node", "_llama_ref_doc_id"})
+LLAMA_NODE_KEY = "_llama_node"
+LLAMA_REF_DOC_KEY = "_llama_ref_doc_id"
+PRIVATE_KEYS = frozenset({LLAMA_NODE_KEY, LLAMA_REF_DOC_KEY})
 """Metadata keys a framework adapter writes for its own bookkeeping (LlamaIndex's node
 JSON and source-document id). Each adapter reads its own; every other view of the
 document (the other framework, :func:`visible_metadata`) leaves them out."""
@@ -156,3 +161,45 @@ def as_query_generator(
         f"multi_query takes {llm_kind}, a callable fn(query, n) or a polyvec "
         f"QueryGenerator, got {type(obj).__name__}"
     )
+
+
+def dense_among(
+    collection: Any,
+    ids: Sequence[Any],
+    vector: Any,
+    k: int,
+    filter: Filter | None = None,
+    *,
+    mmr_lambda: float | None = None,
+) -> list[Hit]:
+    """The top ``k`` of the documents ``ids`` by dense similarity to ``vector``, scored
+    here exactly as the backends score (cosine, dot, negated L2), ``filter`` applied with
+    polyvec's reference evaluator; MMR over them when ``mmr_lambda`` is given. Serves
+    LlamaIndex's ``VectorStoreQuery(node_ids=...)``: a search among given nodes."""
+    from polyvec.filters import matches
+    from polyvec.mmr import mmr
+    from polyvec.types import as_dense
+
+    query = as_dense(vector, where="query vector")
+    docs = [
+        d
+        for d in collection.get(list(dict.fromkeys(ids)), with_vectors=True)
+        if filter is None or matches(filter, visible_metadata(d.metadata))
+    ]
+    distance = collection.spec.distance
+    hits = []
+    for doc in docs:
+        v = np.asarray(doc.dense, dtype=np.float64)
+        q = np.asarray(query, dtype=np.float64)
+        if distance == "cosine":
+            nv, nq = np.linalg.norm(v), np.linalg.norm(q)
+            score = float(v @ q / (nv * nq)) if nv and nq else 0.0
+        elif distance == "dot":
+            score = float(v @ q)
+        else:
+            score = -float(np.linalg.norm(v - q))
+        hits.append(Hit(doc, score, distance))
+    hits.sort(key=lambda h: -h.score)
+    if mmr_lambda is not None:
+        return mmr(query, hits, k, mmr_lambda)
+    return hits[:k]

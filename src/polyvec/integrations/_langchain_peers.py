@@ -10,7 +10,8 @@ peer keyword                               polyvec
 ``embedding_function``                     polyvec embedder)
 ``url`` (a polyvec URL), ``connection``    the backend URL (``postgresql+psycopg://…``
 (a connection string)                      is a polyvec URL too)
-``location=":memory:"``, ``path=``         ``qdrant+memory://``, ``qdrant+local://path``
+``location=":memory:"``, ``path=``         ``qdrant+memory://``, ``qdrant+local://path``,
+                                           in langchain-qdrant's layout
 ``persist_directory``                      ``chroma+local://persist_directory``
 ``client`` (a ``QdrantClient``)            that client, in langchain-qdrant's layout
 ``distance``, ``distance_strategy``        ``"cosine"``, ``"dot"``, ``"l2"`` (also Qdrant's
@@ -173,10 +174,10 @@ def read_peer_options(given: Mapping[str, Any]) -> PeerOptions:
                     raise ConfigurationError(
                         f"location={value!r}: use url='qdrant://host:6333' for a server"
                     )
-                _url(out, "qdrant+memory://", key)
+                _url(out, "qdrant+memory://?layout=langchain", key)
         elif key == "path":
             if value is not None:
-                _url(out, f"qdrant+local://{value}", key)
+                _url(out, f"qdrant+local://{value}?layout=langchain", key)
         elif key == "persist_directory":
             if value is not None:
                 _url(out, f"chroma+local://{value}", key)

@@ -78,7 +78,14 @@ from polyvec.filters.from_llama_index import from_llama_index as metadata_filter
 from polyvec.filters.parse import FilterLike, parse_filter
 from polyvec.fusion import Convex
 from polyvec.grouping import merged_document
-from polyvec.integrations._common import combine_filters, split_config_options
+from polyvec.integrations._common import (
+    LLAMA_NODE_KEY,
+    LLAMA_REF_DOC_KEY,
+    combine_filters,
+    dense_among,
+    split_config_options,
+    visible_metadata,
+)
 from polyvec.integrations._llama_index_extras import (
     LlamaIndexEmbedder,
     LlamaIndexQueryGenerator,
@@ -86,6 +93,7 @@ from polyvec.integrations._llama_index_extras import (
     PolyvecRerankPostprocessor,
     as_query_generator,
 )
+from polyvec.integrations._scores import unit_scores
 from polyvec.integrations._trace_events import llama_index_report, llama_index_wants_trace
 from polyvec.retriever import MMRConfig, Retriever, RetrieverConfig
 from polyvec.types import Document, Hit, as_dense
@@ -105,10 +113,10 @@ __all__ = [
     "node_to_document",
 ]
 
-NODE_KEY = "_llama_node"
+NODE_KEY = LLAMA_NODE_KEY
 """Reserved metadata key: the node's JSON without its id, text, metadata and embedding."""
 
-REF_DOC_KEY = "_llama_ref_doc_id"
+REF_DOC_KEY = LLAMA_REF_DOC_KEY
 """Reserved metadata key: the node's ``ref_doc_id`` (so ``delete(ref_doc_id)`` is a filter)."""
 
 _NODE_CLASSES: dict[str, type[BaseNode]] = {
@@ -153,12 +161,13 @@ def document_to_node(doc: Document) -> BaseNode:
     return node
 
 
-def _result(hits: Sequence[Hit]) -> VectorStoreQueryResult:
+def _result(hits: Sequence[Hit], unit: dict[str, Any] | None = None) -> VectorStoreQueryResult:
+    """``unit``: the distance and fusion to put scores on [0, 1] with (else raw)."""
+    scores = [float(h.score) for h in hits] if unit is None else unit_scores(hits, **unit)
     return VectorStoreQueryResult(
-        nodes=[document_to_node(h.document) for h in hits],
-        similarities=[float(h.score) for h in hits],
+        nodes=[document_to_node(h.document) for h in hits], similarities=scores,
         ids=[str(h.id) for h in hits],
-    )
+    )  # fmt: skip
 
 
 def _as_filter(filters: MetadataFilters | FilterLike) -> Filter | None:
@@ -176,7 +185,14 @@ class PolyvecVectorStore(BasePydanticVectorStore):
     mode, ``similarity_top_k``, ``alpha`` and ``mmr_threshold`` decide the rest. A query
     with ``query_embedding`` uses it for the dense leg (LlamaIndex embeds the query with
     the index's embed model); polyvec embeds multi-query variants itself. The same
-    options may also be passed per query through ``vector_store_kwargs``.
+    options may also be passed per query through ``vector_store_kwargs``, and two more:
+    ``filter`` (a polyvec filter, ANDed with the query's ``filters``: the way to filter
+    booleans, which LlamaIndex's ``MetadataFilter`` cannot hold) and ``normalize_scores``.
+
+    Scores: raw and higher is better by default (a cosine similarity in DEFAULT mode, a
+    fused DBSF/RRF/convex score in HYBRID — unbounded, e.g. 1.4 —, a BM25 score in
+    SPARSE). ``normalize_scores=True`` (here or per query) puts every score on [0, 1]
+    (:func:`polyvec.integrations._scores.unit_score`), for ``similarity_cutoff``.
 
     >>> PolyvecVectorStore.class_name()
     'PolyvecVectorStore'
@@ -187,8 +203,11 @@ class PolyvecVectorStore(BasePydanticVectorStore):
 
     _collection: Collection = PrivateAttr()
     _config: RetrieverConfig = PrivateAttr()
+    _normalize: bool = PrivateAttr(default=False)
 
-    def __init__(self, collection: Collection, **options: Any) -> None:
+    def __init__(
+        self, collection: Collection, *, normalize_scores: bool = False, **options: Any
+    ) -> None:
         if not isinstance(collection, Collection):
             raise TypeError(
                 f"PolyvecVectorStore wraps a polyvec Collection, got {type(collection).__name__}: "
@@ -200,6 +219,7 @@ class PolyvecVectorStore(BasePydanticVectorStore):
         super().__init__(**rest)
         self._collection = collection
         self._config = RetrieverConfig(**config)
+        self._normalize = bool(normalize_scores)
 
     @classmethod
     def from_url(
@@ -306,33 +326,45 @@ class PolyvecVectorStore(BasePydanticVectorStore):
 
     # -- reads -----------------------------------------------------------------------------
     def get_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        limit: int | None = None,
     ) -> list[BaseNode]:
-        """Nodes by id (in the order given), by filter, or both; neither: every node."""
+        """Nodes by id (in the order given), by filter, or both; neither: every node.
+        ``limit``: at most that many (the first ones of that order)."""
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InputError(f"get_nodes: limit must be an int, got {limit!r}")
+        if limit is not None and limit <= 0:
+            return []
         filt = metadata_filters_to_ast(filters)
         if node_ids is not None:
             docs = self._collection.get(list(node_ids))
             if filt is not None:  # polyvec's reference evaluator: the backends' own semantics
                 docs = [d for d in docs if matches(filt, _user_metadata(d))]
         else:
-            docs = [d for batch in self._collection.scroll(filter=filt) for d in batch]
-        return [document_to_node(d) for d in docs]
+            docs = []
+            for batch in self._collection.scroll(filter=filt):
+                docs.extend(batch)
+                if limit is not None and len(docs) >= limit:
+                    break
+        return [document_to_node(d) for d in docs[:limit]]
 
     async def aget_nodes(
-        self, node_ids: list[str] | None = None, filters: MetadataFilters | None = None
+        self,
+        node_ids: list[str] | None = None,
+        filters: MetadataFilters | None = None,
+        limit: int | None = None,
     ) -> list[BaseNode]:
-        return await asyncio.to_thread(self.get_nodes, node_ids, filters)
+        return await asyncio.to_thread(self.get_nodes, node_ids, filters, limit)
 
     # -- query -----------------------------------------------------------------------------
     def _plan(
         self, query: VectorStoreQuery, kwargs: dict[str, Any]
     ) -> tuple[Retriever, Filter | None]:
         """The polyvec retriever and filter for one LlamaIndex query."""
-        if query.node_ids:
-            raise ConfigurationError(
-                "VectorStoreQuery.node_ids is not supported: polyvec filters metadata, not "
-                "ids; restrict by metadata (filters=...) or by source document (doc_ids=...)"
-            )
+        own_filter = kwargs.pop("filter", None)
+        kwargs.pop("normalize_scores", None)
         mmr_k = kwargs.pop("mmr_prefetch_k", None)
         mmr_factor = kwargs.pop("mmr_prefetch_factor", None)
         mmr_lambda = kwargs.pop("mmr_threshold", query.mmr_threshold)
@@ -352,6 +384,9 @@ class PolyvecVectorStore(BasePydanticVectorStore):
             options["mode"] = "hybrid"
             if query.alpha is not None:
                 options["fusion"] = Convex(alpha=query.alpha)
+            if query.sparse_top_k is not None:  # LlamaIndex's leg depths, as its stores do
+                options.setdefault("candidates", query.similarity_top_k)
+                options["sparse_candidates"] = query.sparse_top_k
             k = query.hybrid_top_k or k
         elif mode == VectorStoreQueryMode.MMR:
             options["mode"] = "dense"
@@ -365,50 +400,79 @@ class PolyvecVectorStore(BasePydanticVectorStore):
             )
         config = replace(self._config, k=k, **options)
         doc_filter = F(REF_DOC_KEY).is_in(query.doc_ids) if query.doc_ids else None
-        filt = combine_filters(metadata_filters_to_ast(query.filters), doc_filter)
+        filt = combine_filters(metadata_filters_to_ast(query.filters), doc_filter, own_filter)
         return Retriever(self._collection, config), filt
 
     def query(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         """Run ``query`` through polyvec's pipeline (see the class for the modes)."""
         retriever, filt = self._plan(query, dict(kwargs))
-        text = query.query_str
-        if not text or not text.strip():
-            return _result(self._by_vector(retriever, query, filt))
-        hits = retriever.search(
-            text, filter=filt, vector=query.query_embedding, trace=llama_index_wants_trace() or None
-        )
-        llama_index_report(hits)
-        return _result(hits)
+        return self._result(self._hits(retriever, query, filt), retriever, kwargs)
 
     async def aquery(self, query: VectorStoreQuery, **kwargs: Any) -> VectorStoreQueryResult:
         retriever, filt = self._plan(query, dict(kwargs))
         text = query.query_str
-        if not text or not text.strip():
-            hits = await asyncio.to_thread(self._by_vector, retriever, query, filt)
+        if query.node_ids or not text or not text.strip():
+            hits = await asyncio.to_thread(self._hits, retriever, query, filt)
+        else:
+            hits = await retriever.asearch(
+                text, filter=filt, vector=query.query_embedding,
+                trace=llama_index_wants_trace() or None,
+            )  # fmt: skip
+            llama_index_report(hits)
+        return self._result(hits, retriever, kwargs)
+
+    def _result(
+        self, hits: list[Hit], retriever: Retriever, kwargs: dict[str, Any]
+    ) -> VectorStoreQueryResult:
+        if not kwargs.get("normalize_scores", self._normalize):
             return _result(hits)
-        hits = await retriever.asearch(
+        unit = {"distance": self._collection.spec.distance, "fusion": retriever.config.fusion}
+        return _result(hits, unit)
+
+    def _hits(
+        self, retriever: Retriever, query: VectorStoreQuery, filt: Filter | None
+    ) -> list[Hit]:
+        cfg = retriever.config
+        text = query.query_str
+        if query.node_ids:
+            return self._among(query, cfg, filt)
+        if not text or not text.strip():
+            if query.query_embedding is None or cfg.mode != "dense":
+                raise EmptyQueryError(
+                    "this query has no query_str: only the default (dense) and MMR modes can "
+                    "run on query_embedding alone; pass the query text"
+                )
+            return retriever.search_vector(query.query_embedding, filter=filt)
+        hits = retriever.search(
             text, filter=filt, vector=query.query_embedding, trace=llama_index_wants_trace() or None
         )
         llama_index_report(hits)
-        return _result(hits)
+        return hits
 
-    def _by_vector(
-        self, retriever: Retriever, query: VectorStoreQuery, filt: Filter | None
+    def _among(
+        self, query: VectorStoreQuery, cfg: RetrieverConfig, filt: Filter | None
     ) -> list[Hit]:
-        """A query with an embedding and no text: plain dense search, nothing else."""
-        cfg = retriever.config
-        if query.query_embedding is None or cfg.mode != "dense" or cfg.mmr is not None:
-            raise EmptyQueryError(
-                "this query has no query_str: only the default (dense) mode can run on "
-                "query_embedding alone; pass the query text"
+        """A search restricted to ``query.node_ids`` (dense, exact; MMR when asked)."""
+        if cfg.mode != "dense" or cfg.reranker is not None or cfg.multi_query is not None:
+            raise ConfigurationError(
+                "VectorStoreQuery.node_ids restricts a dense search (default or MMR mode): "
+                "for a hybrid or sparse search among given nodes, filter on a metadata field"
             )
-        coll = self._collection
-        vector = as_dense(query.query_embedding, where="query_embedding")
-        return coll.backend.search_dense(coll.name, vector, cfg.k, coll.prepare_filter(filt))
+        vector = query.query_embedding
+        if vector is None:
+            if not query.query_str or not query.query_str.strip():
+                raise EmptyQueryError("the query has neither query_str nor query_embedding")
+            vector = self._collection.embed_queries([query.query_str])[0]
+        lam = cfg.mmr.lambda_mult if cfg.mmr is not None else None
+        hits = dense_among(self._collection, query.node_ids or [], vector, cfg.k, filt,
+                           mmr_lambda=lam)  # fmt: skip
+        if cfg.score_threshold is not None:
+            hits = [h for h in hits if h.score >= cfg.score_threshold]
+        return hits
 
 
 def _user_metadata(doc: Document) -> dict[str, Any]:
-    return {k: v for k, v in doc.metadata.items() if k not in (NODE_KEY, REF_DOC_KEY)}
+    return visible_metadata(doc.metadata)
 
 
 # -- the whole pipeline as a retriever ----------------------------------------------------

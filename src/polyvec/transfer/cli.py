@@ -3,6 +3,8 @@
 ::
 
     polyvec migrate qdrant+local://./old postgresql://app@db/rag --collection docs
+    polyvec migrate --from langchain-postgres postgresql://app@db/rag postgresql://app@db/rag \
+        --collection docs          # a peer store's collection, rebuilt in place with BM25
     polyvec export --url qdrant+local://./old --collection docs backup.jsonl.gz
     polyvec export --url qdrant+local://./old --collection docs backup.parquet
     polyvec import backup.jsonl.gz --url chroma://127.0.0.1:8000 --collection docs
@@ -51,6 +53,19 @@ def register(
     mig.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
     mig.add_argument("--no-verify", action="store_true", help="skip the final comparison")
     mig.add_argument("--no-progress", action="store_true")
+    mig.add_argument(
+        "--from",
+        dest="peer",
+        default=None,
+        choices=["langchain-qdrant", "langchain-postgres", "pgvectorstore", "langchain-chroma"],
+        help="the source is a collection (a PGVectorStore table) a peer store wrote",
+    )
+    mig.add_argument(
+        "--distance",
+        choices=["cosine", "dot", "l2"],
+        default=None,
+        help="--from langchain-postgres/pgvectorstore: the store's distance (default cosine)",
+    )
     mig.set_defaults(handler=_safe(_migrate))
 
     ver = subparsers.add_parser("verify", help="compare a collection with its copy")
@@ -137,11 +152,13 @@ def _policy(args: argparse.Namespace) -> RetryPolicy:
 
 
 @contextmanager
-def _backend(url: str | None, policy: RetryPolicy) -> Iterator[Backend]:
+def _backend(
+    url: str | None, policy: RetryPolicy, opened: Backend | None = None
+) -> Iterator[Backend]:
     from polyvec.backends.registry import open_backend
     from polyvec.safety import guard
 
-    raw = policy.call(lambda: open_backend(url), "connect")
+    raw = opened or policy.call(lambda: open_backend(url), "connect")
     try:
         yield guard(raw, retry=policy)
     finally:
@@ -164,8 +181,40 @@ def _default_checkpoint(args: argparse.Namespace) -> Path:
     return Path(".polyvec") / "checkpoints" / f"migrate-{args.collection}-{digest}.jsonl"
 
 
+def _migrate_peer(args: argparse.Namespace) -> int:
+    from polyvec.transfer.peers import migrate_from_peer, open_reader
+
+    policy = _policy(args)
+    reader = open_reader(args.peer, args.source, args.collection, distance=args.distance)
+    try:
+        shared = reader.same_store(args.destination)  # e.g. one Qdrant local-mode folder
+        with _backend(args.destination, policy, shared) as dst:
+            report = migrate_from_peer(
+                reader, dst, args.to_collection or args.collection, batch_size=args.batch_size,
+                verify=not args.no_verify, progress=not args.no_progress,
+            )  # fmt: skip
+    finally:
+        reader.close()
+    lines = [
+        f"migrated the {args.peer} collection {args.collection!r} from "
+        f"{redact_url(args.source)} to {redact_url(args.destination)} as "
+        f"{report.destination_collection!r}: {report.copied} documents with their vectors, "
+        f"BM25 built, {report.seconds:.1f}s",
+    ]
+    if report.verification is not None:
+        lines.append(
+            f"verified: {report.verification.destination_count} documents, texts, metadata, "
+            "dense and BM25 vectors match"
+        )
+    _emit(args, report.as_dict(), lines)
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from polyvec.errors import VerificationError
+
+    if args.peer is not None:
+        return _migrate_peer(args)
     from polyvec.transfer.migrate import migrate
 
     checkpoint = Path(args.checkpoint) if args.checkpoint else _default_checkpoint(args)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
+import uuid
 from abc import abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -51,11 +52,13 @@ from polyvec.types import DocId, Document, Hit, ScoreKind, SparseVector, as_dens
 
 __all__ = [
     "ID_NAMESPACE",
+    "LANGCHAIN_LAYOUT",
     "Layout",
     "NativeFusion",
     "PointData",
     "QdrantBase",
     "Rec",
+    "direct_point_id",
     "point_id",
 ]
 
@@ -68,14 +71,46 @@ PointData = tuple[str, list[float], SparseVector | None, dict[str, Any]]
 @dataclass(frozen=True)
 class Layout:
     """Where things live in a point: vector names and payload keys. The defaults
-    are polyvec's; ``dense=""`` and ``sparse="langchain-sparse"`` read collections
-    written by langchain-qdrant."""
+    are polyvec's; :data:`LANGCHAIN_LAYOUT` is langchain-qdrant's (its unnamed dense
+    vector, and ids used as point ids: ``direct_ids``)."""
 
     dense: str = "dense"
     sparse: str = "sparse"
     content_key: str = "page_content"
     metadata_key: str = "metadata"
     id_key: str = "doc_id"
+    direct_ids: bool = False
+    """A UUID or unsigned-integer id (or its decimal string) is the point id itself, as
+    langchain-qdrant writes them; any other id still becomes polyvec's UUIDv5."""
+    foreign_sparse: bool = True
+    """Whether a sparse vector named ``sparse`` in a collection polyvec did not create is
+    polyvec's BM25 (langchain-qdrant's ``langchain-sparse`` holds another model's)."""
+
+
+LANGCHAIN_LAYOUT = Layout(
+    dense="", sparse="langchain-sparse", direct_ids=True, foreign_sparse=False
+)
+"""langchain-qdrant's layout: its collections open for reading and writing (dense; their
+own sparse vectors come from another model, so BM25 search needs ``polyvec migrate``)."""
+
+
+def direct_point_id(doc_id: DocId) -> str | None:
+    """The point id langchain-qdrant would use for ``doc_id``, or ``None`` when it is
+    neither a UUID nor an unsigned 64-bit integer.
+
+    >>> direct_point_id("A1B2C3D4E5F60718293A4B5C6D7E8F90"), direct_point_id(7), direct_point_id("x")
+    ('a1b2c3d4-e5f6-0718-293a-4b5c6d7e8f90', '7', None)
+    """
+    if isinstance(doc_id, int) and not isinstance(doc_id, bool):
+        return str(doc_id) if 0 <= doc_id < 2**64 else None
+    if isinstance(doc_id, str):
+        if doc_id.isdigit() and doc_id == str(int(doc_id)) and int(doc_id) < 2**64:
+            return doc_id
+        try:
+            return str(uuid.UUID(doc_id))
+        except ValueError:
+            return None
+    return None
 
 
 @dataclass
@@ -263,6 +298,14 @@ class QdrantBase(Backend):
         return spec
 
     # -- data -------------------------------------------------------------------------
+    def _pid(self, doc_id: DocId) -> str:
+        """The point id of ``doc_id`` in this backend's layout."""
+        if self.layout.direct_ids:
+            direct = direct_point_id(doc_id)
+            if direct is not None:
+                return direct
+        return point_id(doc_id)
+
     def _payload(self, doc: Document) -> dict[str, Any]:
         lay = self.layout
         ident: Any = doc.id
@@ -328,7 +371,7 @@ class QdrantBase(Backend):
                 )
             if doc.sparse is not None and doc.sparse.indices and doc.sparse.indices[-1] >= 2**32:
                 raise InvalidVectorError(f"document {doc.id!r}: sparse indices must be < 2**32")
-            points.append((point_id(doc.id), vec, doc.sparse, self._payload(doc)))
+            points.append((self._pid(doc.id), vec, doc.sparse, self._payload(doc)))
             doc_ids.append(doc.id)
         written: list[DocId] = []
         bar = tqdm(
@@ -357,7 +400,7 @@ class QdrantBase(Backend):
         self._require(collection)
         if not ids:
             return []
-        wanted = [point_id(i) for i in ids]
+        wanted = [self._pid(i) for i in ids]
         with self._guard:
             recs = self._e_retrieve(collection, list(dict.fromkeys(wanted)), with_vectors)
         found = {rec.point_id: self._document(rec, with_vectors) for rec in recs}
@@ -376,7 +419,7 @@ class QdrantBase(Backend):
         with self._guard:
             if ids is not None:
                 if ids:
-                    self._e_delete(collection, [point_id(i) for i in ids], None)
+                    self._e_delete(collection, [self._pid(i) for i in ids], None)
             else:
                 self._e_delete(collection, None, native)
 

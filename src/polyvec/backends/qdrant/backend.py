@@ -18,7 +18,9 @@ URLs (``from_url``; ``polyvec.connect`` takes the same):
 Query parameters: ``api_key`` (else ``QDRANT_API_KEY``; ``qdrant://:KEY@host`` works
 too), ``https``, ``verify`` (TLS: ``true``, ``false``, or the path of a CA certificate
 file for a private CA; REST only), ``prefer_grpc``, ``port``, ``grpc_port``, ``prefix``, ``timeout``,
-``batch_size``, ``progress``, ``vector_name``, ``sparse_vector_name``. The API key never
+``batch_size``, ``progress``, ``vector_name``, ``sparse_vector_name``, ``layout``
+(``langchain``: collections as langchain-qdrant writes them, read and written in place —
+its unnamed dense vector, ids as point ids). The API key never
 appears in ``repr`` or in error messages. Needs Qdrant server 1.16 or later (collection
 metadata, ``RrfQuery`` with ``k``).
 """
@@ -30,6 +32,7 @@ import os
 import ssl
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -41,11 +44,13 @@ from polyvec.backends.base import (
     CollectionSpec,
 )
 from polyvec.backends.qdrant._shared import (
+    LANGCHAIN_LAYOUT,
     Layout,
     NativeFusion,
     PointData,
     QdrantBase,
     Rec,
+    _engine_id,
     spec_from_json,
 )
 from polyvec.backends.qdrant.filters import field_path, to_qdrant_filter
@@ -78,7 +83,7 @@ _BACK = {v: k for k, v in _DISTANCES.items()}
 _BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 _INT_PARAMS = ("port", "grpc_port", "timeout", "batch_size")
 _BOOL_PARAMS = ("https", "prefer_grpc", "progress")
-_STR_PARAMS = ("api_key", "prefix", "vector_name", "sparse_vector_name")
+_STR_PARAMS = ("api_key", "prefix", "vector_name", "sparse_vector_name", "layout")
 
 
 def _verify(value: str) -> bool | ssl.SSLContext:
@@ -165,8 +170,12 @@ class QdrantBackend(QdrantBase):
     ``QdrantClient``); none means ``":memory:"``.
 
     ``vector_name``/``sparse_vector_name`` name the two vectors (``""`` is Qdrant's
-    unnamed vector: ``vector_name="", sparse_vector_name="langchain-sparse"`` reads a
-    langchain-qdrant collection). Upserts go in batches of ``batch_size``, with a tqdm
+    unnamed vector). ``layout="langchain"`` reads and writes collections as
+    langchain-qdrant does: its unnamed dense vector, UUID and integer ids as the point
+    ids, ``page_content``/``metadata`` payloads; its own sparse vectors (another model's)
+    are not used, so hybrid search on such a collection needs ``polyvec migrate --from
+    langchain-qdrant`` first (a collection polyvec creates in this layout has BM25 under
+    ``langchain-sparse``). Upserts go in batches of ``batch_size``, with a tqdm
     bar when ``progress=True``. In local mode every call holds a lock, so one backend
     can be shared by threads.
     """
@@ -234,8 +243,9 @@ class QdrantBackend(QdrantBase):
         prefix: str | None = None,
         timeout: int | None = None,
         client: QdrantClient | None = None,
-        vector_name: str = "dense",
-        sparse_vector_name: str = "sparse",
+        vector_name: str | None = None,
+        sparse_vector_name: str | None = None,
+        layout: str = "polyvec",
         batch_size: int = 256,
         progress: bool = False,
         **client_options: Any,
@@ -261,8 +271,16 @@ class QdrantBackend(QdrantBase):
         else:
             local, location = True, location or ":memory:"
             self.display_url = "qdrant+memory://" if location == ":memory:" else str(location)
+        if layout not in ("polyvec", "langchain"):
+            raise ConfigurationError(f"layout must be 'polyvec' or 'langchain', got {layout!r}")
+        base = LANGCHAIN_LAYOUT if layout == "langchain" else Layout()
+        lay = replace(
+            base,
+            dense=base.dense if vector_name is None else vector_name,
+            sparse=base.sparse if sparse_vector_name is None else sparse_vector_name,
+        )
         super().__init__(
-            layout=Layout(dense=vector_name, sparse=sparse_vector_name),
+            layout=lay,
             batch_size=batch_size,
             progress=progress,
             thread_lock=local,
@@ -511,7 +529,9 @@ class QdrantBackend(QdrantBase):
                 f"collection {name!r} uses the {dense.distance.value} distance, which polyvec "
                 "does not support (cosine, dot, l2)"
             )
-        sparse = self.layout.sparse in (config.params.sparse_vectors or {})
+        sparse = self.layout.foreign_sparse and self.layout.sparse in (
+            config.params.sparse_vectors or {}
+        )
         return CollectionSpec(name, dense.size, distance, sparse)  # type: ignore[arg-type]
 
     def _e_list(self) -> list[str]:
@@ -531,7 +551,7 @@ class QdrantBackend(QdrantBase):
                 vector[self.layout.sparse] = models.SparseVector(
                     indices=list(sparse.indices), values=list(sparse.values)
                 )
-            structs.append(models.PointStruct(id=pid, vector=vector, payload=payload))
+            structs.append(models.PointStruct(id=_engine_id(pid), vector=vector, payload=payload))
         with self._errors(name, "upsert"):
             self.client.upsert(name, structs, wait=True)
 
@@ -549,18 +569,23 @@ class QdrantBackend(QdrantBase):
         return Rec(str(point.id), point.payload or {}, dense, sparse, getattr(point, "score", 0.0))
 
     def _with_vectors(self, with_vectors: bool) -> Any:
-        return [self.layout.dense, self.layout.sparse] if with_vectors else False
+        if not with_vectors:
+            return False
+        return True if self.layout.dense == "" else [self.layout.dense, self.layout.sparse]
 
     def _e_retrieve(self, name: str, ids: Sequence[str | int], with_vectors: bool) -> list[Rec]:
         with self._errors(name, "retrieve"):
             points = self.client.retrieve(
-                name, list(ids), with_payload=True, with_vectors=self._with_vectors(with_vectors)
+                name,
+                [i if isinstance(i, int) else _engine_id(i) for i in ids],
+                with_payload=True,
+                with_vectors=self._with_vectors(with_vectors),
             )
         return [self._rec(p) for p in points]
 
     def _e_delete(self, name: str, ids: list[str] | None, native_filter: Any) -> None:
         selector: Any = (
-            models.PointIdsList(points=list(ids))
+            models.PointIdsList(points=[_engine_id(i) for i in ids])
             if ids is not None
             else models.FilterSelector(filter=native_filter)
         )

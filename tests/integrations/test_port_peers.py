@@ -1,0 +1,224 @@
+"""Port tests: the same short program against a peer store and against polyvec, on data
+the peer wrote, with only the import and the constructor changed.
+
+Each peer writes a collection with its own code (langchain-qdrant on Qdrant local mode,
+langchain-postgres's PGVector and PGVectorStore on the session's PostgreSQL,
+langchain-chroma on an embedded Chroma). The program then runs against the peer, and
+against polyvec: opened directly where polyvec reads the peer's layout (langchain-qdrant),
+or after ``polyvec migrate --from PEER`` in the same engine. Both runs must print the
+same texts in the same order, and the same relevance scores where polyvec is told to use
+that peer's relevance function.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("langchain_core")
+
+from langchain_core.vectorstores import VectorStore
+
+from polyvec.cli import main as polyvec_main
+from polyvec.integrations.langchain import PolyvecEmbeddings, PolyvecVectorStore
+from tests.conftest import engine_for
+
+pytestmark = [pytest.mark.langchain, pytest.mark.models]
+
+TEXTS = [
+    "Qdrant stores vectors and JSON payloads and filters them",
+    "PostgreSQL with pgvector runs vector search in SQL",
+    "Chroma is an embedded vector database for prototypes",
+    "Milvus Lite runs the Milvus engine inside one process",
+    "BM25 ranks documents by term frequency and rarity",
+    "Reciprocal rank fusion merges two ranked lists",
+    "Cross-encoders rerank a short list of candidates",
+    "Maximal marginal relevance trades relevance for diversity",
+]
+METAS = [{"n": i, "even": i % 2 == 0} for i in range(len(TEXTS))]
+IDS = [str(uuid.UUID(int=1000 + i)) for i in range(len(TEXTS))]  # langchain-qdrant takes UUIDs
+NEW_ID = str(uuid.UUID(int=99))
+QUERY = "which database runs vector search in SQL"
+
+
+def program(store: VectorStore, embeddings: Any) -> dict[str, Any]:
+    """What a user's code does with a store: search, search by vector, retrieve, write,
+    read back, delete, relevance scores."""
+    out: dict[str, Any] = {}
+    out["search"] = [d.page_content for d in store.similarity_search(QUERY, k=3)]
+    vec = embeddings.embed_query(QUERY)
+    out["by_vector"] = [d.page_content for d in store.similarity_search_by_vector(vec, k=3)]
+    out["scored"] = [d.page_content for d, _ in store.similarity_search_with_score(QUERY, k=3)]
+    retriever = store.as_retriever(search_kwargs={"k": 2})
+    out["retriever"] = [d.page_content for d in retriever.invoke(QUERY)]
+    ids = store.add_texts(["Weaviate is a vector database with modules"], [{"n": 100}], [NEW_ID])
+    out["added"] = [d.page_content for d in store.similarity_search("Weaviate modules", k=1)]
+    out["get"] = [(d.page_content, d.metadata["n"]) for d in store.get_by_ids(ids)]
+    store.delete(ids)
+    out["deleted"] = store.get_by_ids(ids) == []
+    relevance = store.similarity_search_with_relevance_scores(QUERY, k=3)
+    out["relevance"] = [round(s, 4) for _, s in relevance]
+    return out
+
+
+@pytest.fixture
+def embeddings(cached_embedder: Any) -> PolyvecEmbeddings:
+    """The real offline MiniLM as LangChain embeddings, for the peers and for polyvec."""
+    return PolyvecEmbeddings(cached_embedder)
+
+
+def _migrate(peer: str, source: str, destination: str, name: str, to: str) -> None:
+    args = ["migrate", "--from", peer, source, destination, "--collection", name,
+            "--to-collection", to, "--no-progress"]  # fmt: skip
+    assert polyvec_main(args) == 0
+
+
+def _same(peer: dict[str, Any], ours: dict[str, Any]) -> None:
+    assert ours == peer
+    assert peer["search"][0].startswith("PostgreSQL")  # the program did real work
+    assert peer["deleted"] and peer["get"] == [("Weaviate is a vector database with modules", 100)]
+
+
+# -- langchain-qdrant: read and written in place -------------------------------------------
+def test_port_from_langchain_qdrant(tmp_path: Path, embeddings: PolyvecEmbeddings) -> None:
+    lq = pytest.importorskip("langchain_qdrant")
+    path = str(tmp_path / "qdrant")
+    peer = lq.QdrantVectorStore.from_texts(
+        TEXTS, embeddings, METAS, IDS, collection_name="docs", path=path
+    )
+    peer.client.close()
+
+    def run(cls: Callable[..., Any]) -> dict[str, Any]:
+        store = cls.from_existing_collection(collection_name="docs", embedding=embeddings,
+                                             path=path, **extra.get(cls, {}))  # fmt: skip
+        try:
+            return program(store, embeddings)
+        finally:
+            client = getattr(store, "client", None) or store.collection
+            client.close()
+
+    extra: dict[Any, dict[str, Any]] = {
+        PolyvecVectorStore: {"relevance_score_fn": "langchain-qdrant"}
+    }
+    theirs = run(lq.QdrantVectorStore)
+    ours = run(PolyvecVectorStore)
+    _same(theirs, ours)
+    # what polyvec wrote, langchain-qdrant reads back
+    store = PolyvecVectorStore.from_existing_collection(
+        collection_name="docs", embedding=embeddings, path=path
+    )
+    store.add_texts(["written by polyvec"], [{"n": 7}], [str(uuid.UUID(int=7))])
+    assert [d.id for d in store.get_by_ids(IDS[:2])] == IDS[:2]
+    store.collection.close()
+    peer = lq.QdrantVectorStore.from_existing_collection(
+        collection_name="docs", embedding=embeddings, path=path
+    )
+    got = peer.get_by_ids([str(uuid.UUID(int=7))])
+    assert [(d.page_content, d.metadata["n"]) for d in got] == [("written by polyvec", 7)]
+    peer.client.close()
+
+
+def test_hybrid_on_a_langchain_qdrant_collection_names_migrate(
+    tmp_path: Path, embeddings: PolyvecEmbeddings
+) -> None:
+    lq = pytest.importorskip("langchain_qdrant")
+    from polyvec.errors import ConfigurationError
+
+    path = str(tmp_path / "qdrant")
+    lq.QdrantVectorStore.from_texts(
+        TEXTS, embeddings, METAS, IDS, collection_name="docs", path=path
+    ).client.close()
+    store = PolyvecVectorStore(collection_name="docs", embedding=embeddings, path=path,
+                               retrieval_mode="hybrid")  # fmt: skip
+    with pytest.raises(ConfigurationError, match="polyvec migrate --from"):
+        store.similarity_search(QUERY, k=2)
+    store.collection.close()
+    url = f"qdrant+local://{path}"
+    _migrate("langchain-qdrant", url, url, "docs", "docs_hybrid")
+    hybrid = PolyvecVectorStore(collection_name="docs_hybrid", embedding=embeddings,
+                                url=url, retrieval_mode="hybrid")  # fmt: skip
+    got = hybrid.similarity_search(QUERY, k=2)
+    assert got[0].page_content.startswith("PostgreSQL") and got[0].id == IDS[1]
+    assert hybrid.collection.stats.n_docs == len(TEXTS)
+    hybrid.collection.close()
+
+
+# -- langchain-postgres: PGVector and PGVectorStore, migrated in the same database ---------
+def _pg(engines: Any, tmp_namespace: str) -> tuple[str, str]:
+    engine = engine_for(engines, "pgvector")
+    assert engine.url is not None
+    polyvec_url = engine.url("pgvector", tmp_namespace)
+    base = polyvec_url.split("&schema=")[0]
+    return base, polyvec_url
+
+
+def test_port_from_langchain_postgres_pgvector(engines: Any, embeddings: PolyvecEmbeddings) -> None:
+    lp = pytest.importorskip("langchain_postgres")
+    name = f"docs_{uuid.uuid4().hex[:8]}"
+    base, url = _pg(engines, f"p{uuid.uuid4().hex[:8]}")
+    sqlalchemy_url = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    peer = lp.PGVector.from_texts(
+        TEXTS, embeddings, METAS, ids=IDS, collection_name=name, connection=sqlalchemy_url
+    )
+    theirs = program(peer, embeddings)
+    _migrate("langchain-postgres", url, url, name, name)
+    ours = program(
+        PolyvecVectorStore(
+            embeddings=embeddings,
+            collection_name=name,
+            connection=url,
+            relevance_score_fn="langchain-postgres",
+        ),
+        embeddings,
+    )
+    _same(theirs, ours)
+
+
+def test_port_from_langchain_postgres_pgvectorstore(
+    engines: Any, embeddings: PolyvecEmbeddings
+) -> None:
+    v2 = pytest.importorskip("langchain_postgres.v2.vectorstores")
+    from langchain_postgres import PGEngine
+
+    table = f"t_{uuid.uuid4().hex[:8]}"
+    base, url = _pg(engines, f"p{uuid.uuid4().hex[:8]}")
+    engine = PGEngine.from_connection_string(
+        base.replace("postgresql://", "postgresql+psycopg://", 1)
+    )
+    engine.init_vectorstore_table(table, embeddings.embed_query("x").__len__())
+    peer = v2.PGVectorStore.create_sync(engine, table_name=table, embedding_service=embeddings)
+    peer.add_texts(TEXTS, METAS, IDS)
+    theirs = program(peer, embeddings)
+    _migrate("pgvectorstore", url, url, table, table)
+    ours = program(
+        PolyvecVectorStore(
+            embeddings=embeddings,
+            collection_name=table,
+            connection=url,
+            relevance_score_fn="langchain-postgres",
+        ),
+        embeddings,
+    )
+    _same(theirs, ours)
+
+
+# -- langchain-chroma: migrated in the same embedded store ---------------------------------
+def test_port_from_langchain_chroma(tmp_path: Path, embeddings: PolyvecEmbeddings) -> None:
+    lc = pytest.importorskip("langchain_chroma")
+    path = str(tmp_path / "chroma")
+    peer = lc.Chroma.from_texts(
+        TEXTS, embeddings, METAS, IDS, collection_name="docs", persist_directory=path
+    )
+    theirs = program(peer, embeddings)
+    url = f"chroma+local://{path}"
+    _migrate("langchain-chroma", url, url, "docs", "docs_polyvec")
+    ours = program(
+        PolyvecVectorStore(collection_name="docs_polyvec", embedding_function=embeddings,
+                           persist_directory=path, relevance_score_fn="langchain-chroma"),
+        embeddings,
+    )  # fmt: skip
+    _same(theirs, ours)
