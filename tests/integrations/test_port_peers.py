@@ -39,16 +39,26 @@ TEXTS = [
     "Cross-encoders rerank a short list of candidates",
     "Maximal marginal relevance trades relevance for diversity",
 ]
-METAS = [{"n": i, "even": i % 2 == 0} for i in range(len(TEXTS))]
+METAS = [
+    {"n": i, "even": i % 2 == 0, "topic": "vector database" if i < 4 else "ranking"}
+    for i in range(len(TEXTS))
+]
+MONGO_FILTER = {"$and": [{"n": {"$gte": 1}}, {"even": {"$eq": False}}]}
+"""A filter in the dict syntax langchain-postgres and langchain-chroma share with polyvec."""
 IDS = [str(uuid.UUID(int=1000 + i)) for i in range(len(TEXTS))]  # langchain-qdrant takes UUIDs
 NEW_ID = str(uuid.UUID(int=99))
 QUERY = "which database runs vector search in SQL"
 
 
-def program(store: VectorStore, embeddings: Any) -> dict[str, Any]:
+def program(
+    store: VectorStore, embeddings: Any, filters: tuple[dict[str, Any], ...] = ()
+) -> dict[str, Any]:
     """What a user's code does with a store: search, search by vector, retrieve, write,
-    read back, delete, relevance scores."""
+    read back, delete, relevance scores; searches with ``filters`` (dict filters, where
+    the peer's syntax is polyvec's)."""
     out: dict[str, Any] = {}
+    for i, filt in enumerate(filters):
+        out[f"filter{i}"] = [d.page_content for d in store.similarity_search(QUERY, 4, filt)]
     out["search"] = [d.page_content for d in store.similarity_search(QUERY, k=3)]
     vec = embeddings.embed_query(QUERY)
     out["by_vector"] = [d.page_content for d in store.similarity_search_by_vector(vec, k=3)]
@@ -164,7 +174,9 @@ def test_port_from_langchain_postgres_pgvector(engines: Any, embeddings: Polyvec
     peer = lp.PGVector.from_texts(
         TEXTS, embeddings, METAS, ids=IDS, collection_name=name, connection=sqlalchemy_url
     )
-    theirs = program(peer, embeddings)
+    filters = (MONGO_FILTER, {"topic": {"$like": "%data%"}})
+    theirs = program(peer, embeddings, filters)
+    assert theirs["filter1"] and all(t in TEXTS[:4] for t in theirs["filter1"])
     _migrate("langchain-postgres", url, url, name, name)
     ours = program(
         PolyvecVectorStore(
@@ -213,12 +225,13 @@ def test_port_from_langchain_chroma(tmp_path: Path, embeddings: PolyvecEmbedding
     peer = lc.Chroma.from_texts(
         TEXTS, embeddings, METAS, IDS, collection_name="docs", persist_directory=path
     )
-    theirs = program(peer, embeddings)
+    theirs = program(peer, embeddings, (MONGO_FILTER,))
     url = f"chroma+local://{path}"
     _migrate("langchain-chroma", url, url, "docs", "docs_polyvec")
     ours = program(
         PolyvecVectorStore(collection_name="docs_polyvec", embedding_function=embeddings,
                            persist_directory=path, relevance_score_fn="langchain-chroma"),
         embeddings,
+        (MONGO_FILTER,),
     )  # fmt: skip
     _same(theirs, ours)

@@ -141,6 +141,29 @@ def _parse_field(field: str, value: object) -> Filter:
     return _comparison(field, Op.EQ, value)
 
 
+def _like(field: str, op: str, value: object) -> Filter:
+    """langchain-postgres's ``$like`` / ``$ilike``: a ``'%text%'`` pattern is the
+    case-sensitive substring match polyvec calls ``$text_match``; every other pattern (other
+    wildcards, anchoring, case-insensitive) is refused, naming ``$text_match``."""
+    inner = value[1:-1] if isinstance(value, str) and len(value) > 2 else ""
+    plain = not any(c in inner for c in "%_\\")
+    if (
+        op == "$like"
+        and isinstance(value, str)
+        and value.startswith("%")
+        and value.endswith("%")
+        and inner
+        and plain
+    ):
+        return _parse_operator(field, "$text_match", inner)
+    raise FilterSyntaxError(
+        f"{op} {value!r} on field {field!r}: polyvec has no SQL patterns; $text_match is a "
+        "case-sensitive substring match (what $like '%text%' means): write "
+        f"{{'{field}': {{'$text_match': 'text'}}}}"
+        + ("; there is no case-insensitive form" if op == "$ilike" else "")
+    )
+
+
 def _parse_operator(field: str, op: object, value: object) -> Filter:
     if not isinstance(op, str) or not op.startswith("$"):
         raise FilterSyntaxError(
@@ -162,6 +185,8 @@ def _parse_operator(field: str, op: object, value: object) -> Filter:
         )
     if op == "$between":
         return _between(field, value)
+    if op in ("$like", "$ilike"):
+        return _like(field, op, value)
     known = FIELD_OPERATORS.get(op)
     if known is None:
         raise FilterSyntaxError(
