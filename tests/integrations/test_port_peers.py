@@ -235,3 +235,68 @@ def test_port_from_langchain_chroma(tmp_path: Path, embeddings: PolyvecEmbedding
         (MONGO_FILTER,),
     )  # fmt: skip
     _same(theirs, ours)
+
+
+# -- llama-index-vector-stores-qdrant: migrated in the same Qdrant -------------------------
+def llama_program(store: Any, embed_model: Any) -> dict[str, Any]:
+    """The same idea for LlamaIndex: retrieve (with scores), filter, read the source
+    document of a hit, add a node, read it back, delete it."""
+    from llama_index.core import VectorStoreIndex
+    from llama_index.core.schema import TextNode
+    from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters
+
+    index = VectorStoreIndex.from_vector_store(store, embed_model=embed_model)
+    out: dict[str, Any] = {}
+    hits = index.as_retriever(similarity_top_k=3).retrieve(QUERY)
+    out["retrieve"] = [(n.node.get_content(), n.node.metadata["n"], round(n.score or 0, 4))
+                       for n in hits]  # fmt: skip
+    out["source"] = [n.node.ref_doc_id for n in hits]
+    gte = MetadataFilters(filters=[MetadataFilter(key="n", value=2, operator=FilterOperator.GTE)])
+    filtered = index.as_retriever(similarity_top_k=3, filters=gte).retrieve(QUERY)
+    out["filtered"] = [n.node.get_content() for n in filtered]
+    node = TextNode(id_=NEW_ID, text="Weaviate is a vector database with modules",
+                    metadata={"n": 100})  # fmt: skip
+    node.embedding = embed_model.get_text_embedding(node.text)
+    store.add([node])
+    added = index.as_retriever(similarity_top_k=1).retrieve("Weaviate modules")
+    out["added"] = [n.node.node_id for n in added]
+    out["get"] = [n.get_content() for n in store.get_nodes(node_ids=[NEW_ID])]
+    store.delete_nodes(node_ids=[NEW_ID])
+    out["deleted"] = store.get_nodes(node_ids=[NEW_ID]) == []
+    return out
+
+
+def test_port_from_llama_index_qdrant(tmp_path: Path, cached_embedder: Any) -> None:
+    liq = pytest.importorskip("llama_index.vector_stores.qdrant")
+    from llama_index.core import StorageContext, VectorStoreIndex
+    from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
+    from qdrant_client import QdrantClient
+
+    from polyvec.integrations.llama_index import PolyvecEmbedding
+    from polyvec.integrations.llama_index import PolyvecVectorStore as LlamaStore
+
+    embed = PolyvecEmbedding(cached_embedder)
+    path = str(tmp_path / "qdrant")
+    nodes = []
+    for i, (text, meta) in enumerate(zip(TEXTS, METAS)):
+        node = TextNode(id_=IDS[i], text=text, metadata=dict(meta))
+        node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=f"doc-{i // 2}")
+        nodes.append(node)
+    client = QdrantClient(path=path)
+    peer = liq.QdrantVectorStore(collection_name="docs", client=client)
+    VectorStoreIndex(nodes, storage_context=StorageContext.from_defaults(vector_store=peer),
+                     embed_model=embed)  # fmt: skip
+    theirs = llama_program(peer, embed)
+    client.close()
+    url = f"qdrant+local://{path}"
+    _migrate("llama-index-qdrant", url, url, "docs", "docs_polyvec")
+    ours_store = LlamaStore.from_url(url, collection="docs_polyvec", embed_model=embed)
+    try:
+        ours = llama_program(ours_store, embed)
+    finally:
+        ours_store.collection.close()
+    assert ours == theirs
+    assert theirs["retrieve"][0][0].startswith("PostgreSQL") and theirs["deleted"]
+    assert theirs["source"][0] == "doc-0" and theirs["get"] == [
+        "Weaviate is a vector database with modules"
+    ]

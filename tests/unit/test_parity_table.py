@@ -172,3 +172,10 @@ def test_like_is_text_match_or_refused_naming_it() -> None:
     for op, pattern in [("$like", "data%"), ("$like", "%d_ta%"), ("$ilike", "%data%")]:
         with pytest.raises(FilterSyntaxError, match=r"\$text_match"):
             parse_filter({"t": {op: pattern}})
+
+
+def test_the_cli_names_every_peer_layout() -> None:
+    from polyvec.transfer.cli import PEER_NAMES
+    from polyvec.transfer.peers import PEERS
+
+    assert sorted(PEER_NAMES) == sorted(PEERS)

@@ -30,11 +30,14 @@ peer keyword                               polyvec
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polyvec.errors import ConfigurationError
 
-__all__ = ["PeerOptions", "peer_distance", "peer_mode", "read_peer_options"]
+if TYPE_CHECKING:
+    from polyvec.collection import Collection
+
+__all__ = ["PeerOptions", "open_collection", "peer_distance", "peer_mode", "read_peer_options"]
 
 _DISTANCES = {
     "cosine": "cosine",
@@ -201,7 +204,52 @@ def read_peer_options(given: Mapping[str, Any]) -> PeerOptions:
                     "creates what it needs, checks embeddings against the collection)"
                 )
         elif key in _REFUSED:
-            raise ConfigurationError(f"polyvec does not take {key}=: {_REFUSED[key]}")
+            raise ConfigurationError(f"polyvec does not take the keyword {key!r} — {_REFUSED[key]}")
         else:
             out.connect[key] = value
     return out
+
+
+def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
+    """The collection a peer's constructor keywords describe (``embedder``: a polyvec
+    embedder, ``None`` for the default), created if missing, checked if present."""
+    from polyvec.backends.registry import open_backend
+    from polyvec.collection import Collection
+
+    if peer.client is not None:
+        if peer.url is not None:
+            raise ConfigurationError("give client= or a URL (url=, connection=, path= …), not both")
+        backend = _client_backend(peer.client, peer.connect)
+    else:
+        backend = open_backend(peer.url, **peer.connect)
+    name = peer.collection or "langchain"
+    try:
+        if peer.recreate and backend.get_spec(name) is not None:
+            backend.drop_collection(name)
+        distance: Any = peer.distance or "cosine"
+        coll = Collection(backend, name, embedder=embedder, distance=distance)
+    except BaseException:
+        backend.close()
+        raise
+    if peer.distance is not None and coll.spec.distance != peer.distance:
+        raise ConfigurationError(
+            f"collection {name!r} exists with distance={coll.spec.distance!r}, not "
+            f"{peer.distance!r}: drop the distance keyword, or use another collection"
+        )
+    if peer.dimension is not None and peer.dimension != coll.dimension:
+        raise ConfigurationError(
+            f"embedding_length={peer.dimension} but the collection holds {coll.dimension}-"
+            "dimensional vectors"
+        )
+    return coll
+
+
+def _client_backend(client: Any, options: dict[str, Any]) -> Any:
+    if type(client).__name__ == "QdrantClient":
+        from polyvec.backends.qdrant import QdrantBackend
+
+        return QdrantBackend(client=client, **{"layout": "langchain", **options})
+    raise ConfigurationError(
+        f"client={type(client).__name__}: polyvec opens its own client from a URL "
+        "(url='chroma://host:8000', 'postgresql://…'); a QdrantClient is taken as it is"
+    )

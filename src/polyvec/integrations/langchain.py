@@ -77,7 +77,7 @@ from polyvec.integrations._langchain_extras import (
     PolyvecRerankCompressor,
     as_query_generator,
 )
-from polyvec.integrations._langchain_peers import PeerOptions, peer_mode, read_peer_options
+from polyvec.integrations._langchain_peers import open_collection, peer_mode, read_peer_options
 from polyvec.integrations._langchain_search import SearchMethods, hits_to_lc, to_lc
 from polyvec.integrations._scores import relevance_function
 from polyvec.integrations._trace_events import (
@@ -144,7 +144,9 @@ class PolyvecVectorStore(SearchMethods, VectorStore):
     ) -> None:
         if collection is None:
             peer = read_peer_options(peer_options)
-            collection = _open(peer)
+            given = peer.embedding
+            embedder = LangChainEmbedder(given) if isinstance(given, Embeddings) else given
+            collection = open_collection(peer, embedder)
             retrieval_mode = peer.retrieval_mode or retrieval_mode
             relevance_score_fn = peer.relevance_score_fn or relevance_score_fn
         elif peer_options:
@@ -177,7 +179,8 @@ class PolyvecVectorStore(SearchMethods, VectorStore):
         embedder (default: polyvec's offline MiniLM). ``options``: the store's
         (``retrieval_mode``, ``relevance_score_fn``, ``fusion``), peer spellings, and
         :func:`polyvec.connect`'s."""
-        return cls(url=url, collection_name=collection, embedding=embedding, **options)
+        return cls(url=url, collection_name=_name(collection, options), embedding=embedding,
+                   **options)  # fmt: skip
 
     @classmethod
     def from_existing_collection(cls, collection_name: str, **options: Any) -> PolyvecVectorStore:
@@ -432,7 +435,8 @@ class PolyvecVectorStore(SearchMethods, VectorStore):
     ) -> PolyvecVectorStore:
         """Open the collection (see :meth:`from_url`; the peers' keywords are read too)
         and add ``texts``."""
-        store = cls(url=url, collection_name=collection, embedding=embedding, **options)
+        name = _name(collection or "langchain", options)
+        store = cls(url=url, collection_name=name, embedding=embedding, **options)
         store.add_texts(texts, metadatas, ids)
         return store
 
@@ -445,6 +449,14 @@ class PolyvecVectorStore(SearchMethods, VectorStore):
         return PolyvecVectorStoreRetriever(vectorstore=self, tags=tags, **kwargs)
 
 
+def _name(collection: str, options: dict[str, Any]) -> str:
+    """``collection=`` (polyvec's spelling) or ``collection_name=`` (the peers'), popped."""
+    peer = options.pop("collection_name", None)
+    if peer is not None and collection not in ("langchain", peer):
+        raise ConfigurationError(f"collection={collection!r} and collection_name={peer!r} differ")
+    return str(peer or collection)
+
+
 def _own_metadata(metadata: dict[str, Any] | None, doc_id: str) -> dict[str, Any]:
     clash = PRIVATE_KEYS & (metadata or {}).keys()
     if clash:
@@ -453,51 +465,6 @@ def _own_metadata(metadata: dict[str, Any] | None, doc_id: str) -> dict[str, Any
             "reserves for the LlamaIndex adapter's bookkeeping: rename them"
         )
     return dict(metadata or {})
-
-
-def _open(peer: PeerOptions) -> Collection:
-    """The collection a peer's constructor keywords describe."""
-    from polyvec.backends.registry import open_backend
-
-    embedding = peer.embedding
-    embedder = LangChainEmbedder(embedding) if isinstance(embedding, Embeddings) else embedding
-    if peer.client is not None:
-        if peer.url is not None:
-            raise ConfigurationError("give client= or a URL (url=, connection=, path= …), not both")
-        backend = _client_backend(peer.client, peer.connect)
-    else:
-        backend = open_backend(peer.url, **peer.connect)
-    name = peer.collection or "langchain"
-    try:
-        if peer.recreate and backend.get_spec(name) is not None:
-            backend.drop_collection(name)
-        distance: Any = peer.distance or "cosine"
-        coll = Collection(backend, name, embedder=embedder, distance=distance)
-    except BaseException:
-        backend.close()
-        raise
-    if peer.distance is not None and coll.spec.distance != peer.distance:
-        raise ConfigurationError(
-            f"collection {name!r} exists with distance={coll.spec.distance!r}, not "
-            f"{peer.distance!r}: drop the distance keyword, or use another collection"
-        )
-    if peer.dimension is not None and peer.dimension != coll.dimension:
-        raise ConfigurationError(
-            f"embedding_length={peer.dimension} but the collection holds {coll.dimension}-"
-            "dimensional vectors"
-        )
-    return coll
-
-
-def _client_backend(client: Any, options: dict[str, Any]) -> Any:
-    if type(client).__name__ == "QdrantClient":
-        from polyvec.backends.qdrant import QdrantBackend
-
-        return QdrantBackend(client=client, **{"layout": "langchain", **options})
-    raise ConfigurationError(
-        f"client={type(client).__name__}: polyvec opens its own client from a URL "
-        "(url='chroma://host:8000', 'postgresql://…'); a QdrantClient is taken as it is"
-    )
 
 
 class PolyvecVectorStoreRetriever(VectorStoreRetriever):

@@ -147,6 +147,10 @@ PEER_DATA: tuple[tuple[str, str, str], ...] = (
     ("langchain-chroma (Chroma)",
      "`polyvec migrate --from langchain-chroma` in the same Chroma",
      f"{PORT_TESTS}::test_port_from_langchain_chroma"),
+    ("llama-index-vector-stores-qdrant (QdrantVectorStore)",
+     "`polyvec migrate --from llama-index-qdrant` in the same Qdrant (nodes and their "
+     "relationships rebuilt)",
+     f"{PORT_TESTS}::test_port_from_llama_index_qdrant"),
 )
 """Peer, how polyvec uses the data it wrote, the port tests that prove it."""
 # fmt: on

@@ -37,6 +37,11 @@ __all__ = ["register"]
 
 Handler = Callable[[argparse.Namespace], int]
 
+PEER_NAMES = ("langchain-qdrant", "langchain-postgres", "pgvectorstore", "langchain-chroma",
+              "llama-index-qdrant")  # fmt: skip
+"""``--from`` layouts (:data:`polyvec.transfer.peers.PEERS`; named here so that the CLI
+imports no engine client before it runs)."""
+
 
 def register(
     subparsers: Any, add_common_options: Callable[[argparse.ArgumentParser], None]
@@ -57,7 +62,7 @@ def register(
         "--from",
         dest="peer",
         default=None,
-        choices=["langchain-qdrant", "langchain-postgres", "pgvectorstore", "langchain-chroma"],
+        choices=sorted(PEER_NAMES),
         help="the source is a collection (a PGVectorStore table) a peer store wrote",
     )
     mig.add_argument(

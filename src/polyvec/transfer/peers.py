@@ -13,6 +13,8 @@ nothing is re-embedded):
                         ``langchain_id``, ``content``, ``embedding``,
                         ``langchain_metadata`` and any extra metadata columns)
 ``langchain-chroma``    a Chroma collection written by ``langchain_chroma.Chroma``
+``llama-index-qdrant``  a Qdrant collection written by llama-index-vector-stores-qdrant
+                        (nodes rebuilt from ``_node_content``, relationships kept)
 ======================  ================================================================
 
 ::
@@ -146,6 +148,68 @@ class LangchainQdrantReader(PeerReader):
 
     def close(self) -> None:
         self.backend.close()
+
+
+class LlamaIndexQdrantReader(PeerReader):
+    """A Qdrant collection written by llama-index-vector-stores-qdrant: the node JSON in
+    ``_node_content``, its unnamed (or ``text-dense``) vector. Nodes come back as
+    polyvec's LlamaIndex adapter stores them, relationships and all."""
+
+    peer = "llama-index-qdrant"
+
+    def __init__(self, url: str, collection: str) -> None:
+        from polyvec.backends.qdrant import QdrantBackend
+
+        super().__init__(url, collection)
+        self.backend = QdrantBackend.from_url(url, layout="langchain")
+        config = self.backend.client.get_collection(collection).config.params.vectors
+        if isinstance(config, Mapping):  # hybrid collections name the dense vector
+            name = "text-dense" if "text-dense" in config else next(iter(config), "")
+            self.backend.close()
+            self.backend = QdrantBackend.from_url(url, layout="langchain", vector_name=name)
+        spec = self.backend.get_spec(collection)
+        assert spec is not None
+        self._spec = spec
+
+    @property
+    def dimension(self) -> int:
+        return self._spec.dimension
+
+    @property
+    def distance(self) -> Distance:
+        return self._spec.distance
+
+    def count(self) -> int:
+        return self.backend.count(self.collection)
+
+    def batches(self, batch_size: int) -> Iterator[list[Document]]:
+        from llama_index.core.vector_stores.utils import metadata_dict_to_node
+
+        from polyvec.integrations.llama_index import node_to_document
+
+        client, offset = self.backend.client, None
+        while True:
+            points, offset = client.scroll(self.collection, limit=batch_size, offset=offset,
+                                           with_payload=True, with_vectors=True)  # fmt: skip
+            out = []
+            for p in points:
+                raw: Any = p.vector
+                vec = raw.get(self.backend.layout.dense) if isinstance(raw, Mapping) else raw
+                node = metadata_dict_to_node(dict(p.payload or {}))
+                node.embedding = None if vec is None else [float(x) for x in vec]
+                out.append(node_to_document(node))
+            if out:
+                yield out
+            if offset is None:
+                return
+
+    def close(self) -> None:
+        self.backend.close()
+
+    def same_store(self, url: str) -> Backend | None:
+        from polyvec.backends.qdrant import QdrantBackend
+
+        return QdrantBackend(client=self.backend.client) if url == self.url else None
 
 
 # -- PostgreSQL -----------------------------------------------------------------------------
@@ -392,6 +456,7 @@ PEERS: Mapping[str, type[PeerReader]] = {
     "langchain-postgres": PGVectorReader,
     "pgvectorstore": PGVectorStoreReader,
     "langchain-chroma": LangchainChromaReader,
+    "llama-index-qdrant": LlamaIndexQdrantReader,
 }
 """Peer layout name → its reader."""
 
