@@ -186,6 +186,7 @@ def test_port_from_langchain_postgres_pgvector(engines: Any, embeddings: Polyvec
             relevance_score_fn="langchain-postgres",
         ),
         embeddings,
+        filters,
     )
     _same(theirs, ours)
 

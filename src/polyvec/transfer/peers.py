@@ -62,13 +62,17 @@ class GivenVectors:
     vectors: it knows the dimension and refuses to embed (open the migrated collection
     with the embeddings the peer used, to search it)."""
 
-    def __init__(self, dimension: int, name: str) -> None:
+    name: Any = None
+    """No model name is recorded with the collection (the peer's model is unknown here), so
+    it opens with whichever embeddings the peer used; the first write records theirs."""
+
+    def __init__(self, dimension: int, source: str) -> None:
         self.dimension = dimension
-        self.name = name
+        self.source = source
 
     def _refuse(self, texts: Sequence[str]) -> np.ndarray:
         raise ConfigurationError(
-            f"{self.name}: these documents bring their vectors; open the collection with the "
+            f"{self.source}: these documents bring their vectors; open the collection with the "
             "embeddings the peer store used (embedder=...) to embed new texts or queries"
         )
 
