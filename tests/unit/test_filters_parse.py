@@ -116,7 +116,7 @@ def test_nested_field_names_are_dotted() -> None:
 # -- parse errors --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("op", ["$regex", "$foo", "$size", "$like"])
+@pytest.mark.parametrize("op", ["$regex", "$foo", "$size"])  # $like: test_parity_table
 def test_unknown_field_operator(op: str) -> None:
     with pytest.raises(FilterSyntaxError) as info:
         parse_filter({"title": {op: "x"}})
