@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from polyvec.errors import ConfigurationError, MissingDependencyError
 from polyvec.filters.parse import FilterLike
 from polyvec.fusion import DBSF, RRF, Fusion
+from polyvec.grouping import merged_document
 from polyvec.integrations._common import check_k, split_config_options, visible_metadata
 from polyvec.retriever import MMRConfig, Mode, Retriever, RetrieverConfig
 from polyvec.types import Hit
@@ -52,11 +53,12 @@ def to_lc(doc: Any, score: float | None = None, score_key: str | None = None) ->
 
 
 def hits_to_lc(hits: Sequence[Hit], score_key: str | None = None) -> list[LCDocument]:
-    return [to_lc(h.document, h.score, score_key) for h in hits]
+    # with group_by: one Document per group, its top chunks merged in document order
+    return [to_lc(merged_document(h), h.score, score_key) for h in hits]
 
 
 def with_scores(hits: Sequence[Hit]) -> list[tuple[LCDocument, float]]:
-    return [(to_lc(h.document), float(h.score)) for h in hits]
+    return [(to_lc(merged_document(h)), float(h.score)) for h in hits]
 
 
 def _peer_fusion(value: Any) -> Fusion:
