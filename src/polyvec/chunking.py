@@ -157,6 +157,7 @@ class Chunker:
         elif not isinstance(overlap, int) or overlap < 0:
             raise ConfigurationError(f"chunk overlap must be an int >= 0, got {overlap!r}")
         self._size = size
+        self._resolved: int | None = None
         self._window = window
         self.overlap = overlap
         self._count = count_tokens or approx_count_tokens
@@ -180,11 +181,13 @@ class Chunker:
     @property
     def size(self) -> int:
         """Tokens per chunk (with ``size=None``: the model's window, read now)."""
-        if self._size is None:
+        if self._size is not None:
+            return self._size
+        if self._resolved is None:  # the declared size (None) stays in the fingerprint
             size = self._window() if self._window is not None else DEFAULT_CHUNK_SIZE
             _check_sizes(size, self.overlap)
-            self._size = size
-        return self._size
+            self._resolved = size
+        return self._resolved
 
     def __repr__(self) -> str:
         size = self._size if self._size is not None else "window"

@@ -120,6 +120,7 @@ def test_fingerprint_names_the_settings_without_loading_a_model():
     assert not Counting.loaded
     assert fp != Chunker(40, 32).fingerprint != Chunker(40, 8).fingerprint
     assert chunker.size == 40 and Counting.loaded  # the window less the special tokens
+    assert chunker.fingerprint == fp  # reading the window does not change the fingerprint
     chunks = chunker.split(_words(100))
     assert chunks[0].tokens == 40 and all(c.tokens <= 40 for c in chunks)  # specials not counted
 
