@@ -140,8 +140,11 @@ def test_hybrid_fetches_only_the_final_k(coll: Collection, fusion, monkeypatch):
     retr = coll.retriever(fusion=fusion, candidates=30)
     for query in QUERIES:
         few, many = retr.search(query, k=3), retr.search(query, k=12)
+        # equal up to float32 noise: engines score in float32, and the same query can
+        # score a few ulps apart between two calls (qdrant-client's numpy dot depends on
+        # the query array's alignment), which DBSF's mean and std carry into the fused score
         assert [(h.id, h.score) for h in few] == [
-            (h.id, pytest.approx(h.score, rel=1e-9)) for h in many[:3]
+            (h.id, pytest.approx(h.score, rel=1e-6)) for h in many[:3]
         ]
     native = coll.backend.capabilities.hybrid_fusions
     if type(fusion).__name__.lower() in native:
