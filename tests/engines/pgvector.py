@@ -20,8 +20,11 @@ portability on demand:
 
 * ``POLYVEC_TEST_PG_BIN``: the ``bin`` directory of another PostgreSQL + pgvector build
   (e.g. a scratch venv's ``pgserver/pginstall/bin``);
-* ``POLYVEC_TEST_EMULATE_CPU``: a QEMU CPU model (``EPYC-Rome``: AVX2, no AVX-512); the
-  server then runs under ``qemu-x86_64 -cpu MODEL`` (Debian's ``qemu-user``).
+* ``POLYVEC_TEST_EMULATE_CPU``: run the server on an emulated CPU without AVX-512 —
+  ``valgrind`` (valgrind's JIT, ``--tool=none``) or a QEMU CPU model such as
+  ``EPYC-Rome`` (``qemu-x86_64 -cpu MODEL``, Debian's ``qemu-user``). QEMU 7.2's TCG
+  crashes PostgreSQL 18.6's VACUUM with SIGSEGV where valgrind and real CPUs do not (see
+  docs/portability.md), so the pgvector suite is run on valgrind.
 
 :func:`start_server` is also used by tests that crash and restart a server of their
 own (:meth:`PgServer.crash`, :meth:`PgServer.restart`) or serve it over TLS on
@@ -99,22 +102,32 @@ def _server_user(root: Path) -> str | None:
     return SERVER_USER
 
 
+def emulator(cpu: str) -> list[str]:
+    """The command prefix that runs a program on an emulated CPU without AVX-512:
+    ``valgrind`` (its JIT, no checking: CPUID reports the host's instruction sets minus
+    AVX-512, which valgrind cannot run) or a QEMU CPU model (``qemu-x86_64 -cpu MODEL``)."""
+    tool = "valgrind" if cpu == "valgrind" else "qemu-x86_64"
+    found = shutil.which(tool)
+    if found is None:
+        raise RuntimeError(
+            f"POLYVEC_TEST_EMULATE_CPU={cpu} needs {tool} "
+            f"(Debian: apt-get install {'valgrind' if cpu == 'valgrind' else 'qemu-user'})"
+        )
+    return [found, "--tool=none", "-q"] if cpu == "valgrind" else [found, "-cpu", cpu]
+
+
 def _emulating_bin(real: Path, cpu: str, root: Path) -> Path:
-    """A ``bin`` directory whose ``pg_ctl`` starts ``postgres`` under QEMU on ``cpu``.
+    """A ``bin`` directory whose ``pg_ctl`` starts ``postgres`` on the emulated ``cpu``.
 
     pg_ctl runs the ``postgres`` next to itself (after resolving symlinks), so pg_ctl is
     copied and ``postgres`` is a script; the real ``postgres`` still finds its libraries
     and extensions from its own path."""
-    qemu = shutil.which("qemu-x86_64")
-    if qemu is None:
-        raise RuntimeError(
-            "POLYVEC_TEST_EMULATE_CPU needs qemu-x86_64 (Debian: apt-get install qemu-user)"
-        )
+    prefix = " ".join(f'"{part}"' for part in emulator(cpu))
     shadow = root / "emulated-bin"
     shadow.mkdir()
     shutil.copy2(real / "pg_ctl", shadow / "pg_ctl")
     script = shadow / "postgres"
-    script.write_text(f'#!/bin/sh\nexec "{qemu}" -cpu "{cpu}" "{real / "postgres"}" "$@"\n')
+    script.write_text(f'#!/bin/sh\nexec {prefix} "{real / "postgres"}" "$@"\n')
     script.chmod(0o755)
     (shadow / "pg_ctl").chmod(0o755)
     return shadow

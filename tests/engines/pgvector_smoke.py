@@ -105,7 +105,7 @@ def _log_after_crash(server: PgServer, error: BaseException) -> str:
 
 def explain(server: PgServer, step: str, error: BaseException) -> str:
     """The one message that stops the run: what died, on what, and why it may have."""
-    from tests.engines.pgvector import emulated_cpu
+    from tests.engines.pgvector import emulated_cpu, emulator
 
     log = _log_after_crash(server, error)
     died = _SIGNAL.findall(log)
@@ -140,7 +140,7 @@ def explain(server: PgServer, step: str, error: BaseException) -> str:
     cpu = emulated_cpu()
     if cpu:
         lines.append(
-            f"The server runs on an emulated CPU: qemu-x86_64 -cpu {cpu} "
+            f"The server runs on an emulated CPU: {' '.join(emulator(cpu))} "
             "(POLYVEC_TEST_EMULATE_CPU)."
         )
     else:

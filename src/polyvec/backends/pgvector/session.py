@@ -16,6 +16,7 @@ session only when they change, in the same round trip as the query
 from __future__ import annotations
 
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -250,6 +251,20 @@ class Session:
     def _ended_abnormally(exc: psycopg.Error) -> bool:
         return exc.sqlstate is None and any(w in str(exc) for w in _ABNORMAL_END)
 
+    def _await_recovery(self) -> None:
+        """Wait (up to ``pool_timeout``) until the server accepts a new connection again:
+        after a crash PostgreSQL first ends every server process, then runs recovery."""
+        deadline = time.monotonic() + self._pool_timeout
+        while True:
+            try:
+                with psycopg.connect(self._conninfo, **self._connect_kwargs()) as conn:
+                    conn.execute("SELECT 1")
+                return
+            except psycopg.Error:
+                if time.monotonic() >= deadline:
+                    return  # the retry reports what is wrong
+                time.sleep(0.1)
+
     def crashed(self, exc: psycopg.Error, what: str) -> BackendError:
         """The error for a statement the server process died on twice: never re-sent a
         third time, since each crash also drops every other connection of the server."""
@@ -314,6 +329,9 @@ class Session:
                         if write:
                             raise WriteError(f"{write} failed: {crash}", failed=ids) from crash
                         raise crash from None
+                    # the crash took every other connection of the server down with it:
+                    # once it serves again, the pool can tell the dead ones from the live
+                    self._await_recovery()
                 pool.check()
         assert last is not None
         if write:
