@@ -286,7 +286,7 @@ def _no_rebuild(index: Any) -> Any:
 
 def test_no_native_hybrid(cb: ChromaBackend) -> None:
     caps = cb.capabilities
-    assert caps.hybrid_fusions == frozenset() and caps.emulated == frozenset({"sparse"})
+    assert caps.hybrid_fusions == frozenset() and caps.emulated == frozenset({"sparse", "facet"})
     assert not caps.sparse and "emulated" in caps.as_dict()
 
 

@@ -84,16 +84,17 @@ _AUTH_WORDS = ("authentication", "password", "permission denied", "unauthorized"
                "certificate", "does not support ssl")  # TLS set-up: no retry fixes it  # fmt: skip
 
 
-def _chain(exc: BaseException) -> Iterator[BaseException]:
+def _chain(exc: BaseException, *, whole: bool = False) -> Iterator[BaseException]:
+    """``exc`` and its causes. ``raise X from None`` hides the context on purpose, so
+    X alone decides, unless ``whole`` asks for everything (a certificate failure
+    stays one however a client library re-raised it)."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         yield current
-        # ``raise X from None`` hides the context on purpose: X alone decides
-        current = current.__cause__ or (
-            None if current.__suppress_context__ else current.__context__
-        )
+        hidden = current.__suppress_context__ and not whole
+        current = current.__cause__ or (None if hidden else current.__context__)
 
 
 def _status(exc: BaseException) -> int | None:
@@ -139,7 +140,7 @@ def _verdict(exc: BaseException) -> bool | None:
 
 def is_retryable(exc: BaseException) -> bool:
     """Whether retrying the call that raised ``exc`` can succeed (see the module doc)."""
-    if any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(exc)):
+    if any(isinstance(link, ssl.SSLCertVerificationError) for link in _chain(exc, whole=True)):
         return False  # an untrusted or mismatched certificate stays so: fix the TLS settings
     for link in _chain(exc):
         verdict = _verdict(link)
