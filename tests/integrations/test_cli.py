@@ -185,3 +185,16 @@ def test_help_lists_every_command_plainly(capsys):
         assert "``" not in helps[command] and "(default: documents)" in helps[command]
     assert "--delete-missing" in helps["ingest"] and "(default: 32)" in helps["ingest"]
     assert "--group-by" in helps["search"] and "(default: 5)" in helps["search"]
+
+
+def test_info_says_local_mode_is_for_tiny_tests(tmp_path, capsys):
+    """qdrant-client's pure-Python engine is named as such; the embedded default is not,
+    and ``polyvec eval`` defaults to the embedded default (issue 15)."""
+    from polyvec.evaluation.cli import EVAL_URL
+
+    assert main(["info", "--url", "qdrant+memory://"]) == 0
+    out = capsys.readouterr().out
+    assert "warning:" in out and "tiny tests only" in out and "qdrant-edge://" in out
+    assert main(["info", "--url", f"qdrant-edge://{tmp_path / 'edge'}", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["warnings"] == []
+    assert EVAL_URL == "qdrant-edge://"
