@@ -9,13 +9,17 @@ with ``filters()``, and compare the ids with ``polyvec.filters.select``::
     @given(st.lists(metadata_docs(), max_size=20), filters())
     def test_backend_agrees(docs, f): ...
 
-Every field keeps one type across documents (``page`` is always an int, ``tags``
-always a list of strings...), so that engines with typed schemas can store the
-documents; type mismatches come from the *filter* side (``page == "3"``,
-``flag == 1``, ``category == 3`` against the string ``"3"``). Values are ones every
-engine can store: ints within ±2^31, finite floats, strings without NUL or lone
-surrogates, non-empty lists whose elements share one type, ISO-8601 date strings.
-Field values come from small pools so that filters often hit.
+The plain fields keep one type across documents (``page`` is always an int, ``tags``
+always a list of strings...); type mismatches come from the *filter* side
+(``page == "3"``, ``flag == 1``, ``category == 3`` against the string ``"3"``). The
+*nasty* fields (:data:`NASTY_FIELDS`) hold what real users store and engines get
+wrong: ints at ±2**53, ``1`` vs ``1.0`` vs ``True``, ``-0.0``, huge and tiny floats;
+date strings in many spellings (inside and outside polyvec's grammar), ``date`` and
+naive/aware ``datetime`` objects; NFC vs NFD, emoji, empty and numeric-looking
+strings; empty, mixed and nested lists; a dict three deep; keys with a dot, a space,
+Cyrillic. Every value is one every engine can store (no ints beyond ±2**53, which all
+engines but PostgreSQL refuse at write: ``test_stored_values`` covers those; no NUL,
+no lone surrogates). Values come from small pools so that filters often hit.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from polyvec.filters import And, Comparison, Filter, Not, Op, Or
 __all__ = [
     "DOC_FIELDS",
     "FILTER_FIELDS",
+    "NASTY_FIELDS",
     "any_scalar",
     "comparisons",
     "filter_value",
@@ -89,6 +94,59 @@ def iso_strings(draw: st.DrawFn) -> str:
     return value.isoformat()
 
 
+EXACT = 2**53
+NUMBERS = (0, -0.0, 0.0, 1, 1.0, -1, 3, 3.0, 2**53, -(2**53), 2**53 - 1, float(2**53),
+           2**31, 1e300, -1e-300, 0.1, 2.5)  # fmt: skip
+"""Numbers where ``==`` and ranges go wrong: ints vs floats, -0.0, float64's edge."""
+FLAGISH = (True, False, 0, 1, 0.0, 1.0)
+DATE_SPELLINGS = (
+    # in polyvec's grammar (RFC 3339 profile)
+    "2024-01-03", "2024-01-03T00:00:00Z", "2024-01-03t00:00:00z", "2024-01-03 00:00:00",
+    "2024-01-03T01:00:00+01:00", "2024-01-02T23:00:00-01:00", "2024-01-03T00:00:00.5Z",
+    "2024-01-03T00:00:00.000001", "1969-12-31T23:59:59Z", "2100-01-01",
+    # outside it: plain strings on every backend
+    "2024-01-03T00:00Z", "2024-1-3", " 2024-01-03", "2024-01-03 ", "2024-W01-3",
+    "20240103", "2024-01-03T00", "2024-01-03T00:00:00,5", "2024-01-03T00:00:00+05:30:15",
+    "2024-01-03T00:00:00.1234567Z", "2024-02-30", "2024-01-03T24:00:00", "03/01/2024",
+)  # fmt: skip
+WORDS = ("café", "cafe\u0301", "Ångström", "A\u030angstro\u0308m", "😀", "👩\u200d👩\u200d👧",
+         "", " ", "0", "1e3", "-0", "NaN", "true", "null", "ß", "ǅ", "\u200b", "a.b")  # fmt: skip
+
+
+@st.composite
+def date_likes(draw: st.DrawFn) -> Any:
+    """A value that looks like a date: a spelling, a ``date``, a naive or aware datetime."""
+    kind = draw(st.integers(0, 4))
+    if kind <= 1:
+        return draw(st.sampled_from(DATE_SPELLINGS))
+    if kind == 2:
+        return draw(st.sampled_from(DAYS))
+    value = draw(datetimes())
+    return value.replace(tzinfo=None) if kind == 3 else value
+
+
+_nasty_scalars = st.one_of(
+    st.sampled_from(NUMBERS), st.sampled_from(FLAGISH), st.sampled_from(WORDS), date_likes()
+)
+
+NASTY_FIELDS: dict[str, st.SearchStrategy[Any]] = {
+    "num": st.one_of(st.sampled_from(NUMBERS), floats, ints),
+    "flagish": st.sampled_from(FLAGISH),
+    "when": date_likes(),
+    "word": _mostly(st.sampled_from(WORDS), text),
+    "mixed": st.lists(
+        st.one_of(_nasty_scalars, st.none(), st.lists(small_ints, max_size=2)), max_size=4
+    ),
+    "deep": st.fixed_dictionaries(
+        {"x": st.fixed_dictionaries({"y": st.fixed_dictionaries({"z": _nasty_scalars})})}
+    ),
+    "k ey": _nasty_scalars,
+    "ключ": _nasty_scalars,
+    "file.name": st.sampled_from(WORDS),
+    "file": st.fixed_dictionaries({"name": st.sampled_from(WORDS)}),
+}
+"""Fields with the values engines disagree on (see the module docstring)."""
+
 DOC_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "category": strings,
     "page": ints,
@@ -102,8 +160,13 @@ DOC_FIELDS: dict[str, st.SearchStrategy[Any]] = {
 
 NESTED_FIELDS: dict[str, st.SearchStrategy[Any]] = {"a": small_ints, "b": strings}
 
-FILTER_FIELDS = (*DOC_FIELDS, "meta.a", "meta.b", "absent")
-"""Fields the filters name: every document field, two nested ones, one never present."""
+FILTER_FIELDS = (
+    *DOC_FIELDS, "meta.a", "meta.b", "absent",
+    *(f for f in NASTY_FIELDS if f not in ("deep", "file")), "deep.x.y.z", "deep.x",
+)  # fmt: skip
+"""Fields the filters name: every document field, nested ones, one never present.
+``file.name`` in a filter is the nested path (``{"file": {"name": ...}}``), never the
+literal key ``"file.name"`` that documents also hold."""
 
 _OWN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "category": st.sampled_from(CATEGORIES),
@@ -116,12 +179,22 @@ _OWN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "meta.a": small_ints,
     "meta.b": st.sampled_from(CATEGORIES),
     "absent": small_ints,
+    "num": st.sampled_from(NUMBERS).filter(lambda n: abs(n) <= EXACT),
+    "flagish": st.sampled_from(FLAGISH),
+    "when": st.one_of(datetimes(), st.sampled_from(DATE_SPELLINGS), st.sampled_from(DAYS)),
+    "word": st.sampled_from(WORDS),
+    "mixed": _nasty_scalars,
+    "deep.x.y.z": _nasty_scalars,
+    "deep.x": _nasty_scalars,
+    "k ey": _nasty_scalars,
+    "ключ": _nasty_scalars,
+    "file.name": st.sampled_from(WORDS),
 }
 
 
-_RANGE_FIELDS = ("page", "price", "nums", "date", "meta.a")
-_LIST_FIELDS = ("tags", "nums")
-_TEXT_FIELDS = ("category", "tags", "date", "meta.b")
+_RANGE_FIELDS = ("page", "price", "nums", "date", "meta.a", "num", "when", "mixed", "deep.x.y.z")
+_LIST_FIELDS = ("tags", "nums", "mixed")
+_TEXT_FIELDS = ("category", "tags", "date", "meta.b", "word", "when", "mixed", "file.name")
 _SUITED: dict[Op, tuple[str, ...]] = {
     Op.CONTAINS: _LIST_FIELDS,
     Op.CONTAINS_ANY: _LIST_FIELDS,
@@ -130,7 +203,8 @@ _SUITED: dict[Op, tuple[str, ...]] = {
     **{op: _RANGE_FIELDS for op in Op if op.is_range},
 }
 
-_FRAGMENTS = ("ew", "N", "n", "3", ".", "-", "é", "本語", " ", "in", "Li", "2024-01", "T", "Z", ":")
+_FRAGMENTS = ("ew", "N", "n", "3", ".", "-", "é", "本語", " ", "in", "Li", "2024-01", "T", "Z", ":",
+              "e\u0301", "😀", "+01", "00:00")  # fmt: skip
 """Substrings that ``text_match`` looks for: pieces of the pooled strings and dates."""
 
 
@@ -158,7 +232,11 @@ def any_scalar() -> st.SearchStrategy[Any]:
 
 
 def _range_value(field: str) -> st.SearchStrategy[Any]:
-    if field == "date":
+    if field in ("num", "mixed", "deep.x.y.z"):
+        # bounds strictly inside ±2**53: beyond, float64 engines refuse them
+        inside = st.sampled_from(NUMBERS).filter(lambda n: abs(n) < EXACT)
+        return st.one_of(inside, small_ints, datetimes(), st.sampled_from(DAYS))
+    if field in ("date", "when"):
         return st.one_of(datetimes(), iso_strings(), st.sampled_from(DAYS))
     if field == "price":
         return st.one_of(floats, small_ints)
@@ -176,7 +254,7 @@ def filter_value(draw: st.DrawFn, field: str, op: Op) -> Any:
     if op in (Op.CONTAINS_ANY, Op.CONTAINS_ALL):
         return draw(st.lists(filter_value(field, Op.CONTAINS), max_size=3))
     if op is Op.TEXT_MATCH:
-        pooled = st.sampled_from((*_FRAGMENTS, *CATEGORIES[:-4], *TAGS))
+        pooled = st.sampled_from((*_FRAGMENTS, *CATEGORIES[:-4], *TAGS, *WORDS))
         return draw(_mostly(pooled.filter(bool), text.filter(bool)))
     if op.is_range:
         return draw(_range_value(field))
@@ -225,12 +303,13 @@ def _maybe(draw: st.DrawFn, values: st.SearchStrategy[Any]) -> Any:
 
 
 @st.composite
-def metadata_docs(draw: st.DrawFn, nested: bool = True) -> dict[str, Any]:
-    """A metadata dict: every field of DOC_FIELDS missing, null or set, and (when
-    ``nested``) a ``meta`` dict holding ``a`` (int) and ``b`` (str), each missing, null
-    or set."""
+def metadata_docs(draw: st.DrawFn, nested: bool = True, nasty: bool = True) -> dict[str, Any]:
+    """A metadata dict: every field of DOC_FIELDS (and, with ``nasty``, NASTY_FIELDS)
+    missing, null or set, and (when ``nested``) a ``meta`` dict holding ``a`` (int) and
+    ``b`` (str), each missing, null or set."""
     doc: dict[str, Any] = {}
-    for name, values in DOC_FIELDS.items():
+    fields = {**DOC_FIELDS, **NASTY_FIELDS} if nasty else DOC_FIELDS
+    for name, values in fields.items():
         value = draw(_maybe(values))
         if value is not _ABSENT:
             doc[name] = value

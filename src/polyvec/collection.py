@@ -319,6 +319,10 @@ class Collection:
             if key in seen:
                 raise InputError(f"id {d.id!r} appears twice in one add(): ids must be unique")
             seen.add(key)
+            if d.dense is not None and d.dense.shape[0] != self.dimension:
+                raise DimensionMismatchError(self.dimension, d.dense.shape[0], f"document {d.id!r}")
+        # Everything the engine would refuse is refused here, before the first write.
+        self.backend.check_documents(docs)
         size = batch_size or self.batch_size
         bar = tqdm(
             total=len(docs),

@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from polyvec.backends.base import Backend
-from polyvec.backends.metaindex import plain_metadata
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import (
     ConfigurationError,
     FilterSyntaxError,
@@ -92,9 +92,17 @@ def loaded(engines: _Engines, request: pytest.FixtureRequest) -> Iterator[Loaded
         docs = _load(backend, CORPUS)
         held = {int(d.id): d.metadata for b in backend.scroll(docs, batch_size=500) for d in b}
         stored = [held[i] for i in range(len(CORPUS))]
-        yield Loaded(variant, backend, docs, _load(backend, MIXED), stored)
+        # an int the engine refuses at write (beyond ±2**53 on Qdrant) is left out
+        mixed = [m if _storable(backend, m.get("v")) else {} for m in MIXED]
+        yield Loaded(variant, backend, docs, _load(backend, mixed), stored)
     finally:
         backend.close()
+
+
+def _storable(backend: Backend, value: Any) -> bool:
+    limit = backend.max_exact_int
+    big = isinstance(value, int) and not isinstance(value, bool) and abs(value) > (limit or 0)
+    return limit is None or not big
 
 
 def reference(
@@ -151,7 +159,8 @@ def test_facet_mixed_values(loaded: Loaded) -> None:
     assert _typed(want) == _typed(MIXED_EXPECTED)  # the hand-written answer is the definition's
     got = loaded.backend.facet(loaded.mixed, "v", limit=None)
     assert isinstance(got, Facets)
-    assert _typed(got.items()) == _typed(MIXED_EXPECTED), loaded.variant
+    expected = [(v, n) for v, n in MIXED_EXPECTED if _storable(loaded.backend, v)]
+    assert _typed(got.items()) == _typed(expected), loaded.variant
     assert got.count_of(1.0) == 3 and got.count_of(True) == 2 and got.count_of("x") == 0
 
 

@@ -7,7 +7,7 @@ import doctest
 
 import pytest
 
-from polyvec.backends import base, translate
+from polyvec.backends import base, translate, values
 from polyvec.backends.base import require_ids_or_filter, state_json
 from polyvec.backends.translate import describe, hide, translated
 from polyvec.errors import BackendError, ConfigurationError, InputError, WriteError
@@ -66,7 +66,7 @@ def test_state_must_be_json() -> None:
         state_json({"k": object()})
 
 
-@pytest.mark.parametrize("module", [base, translate])
+@pytest.mark.parametrize("module", [base, translate, values])
 def test_docstring_examples(module: object) -> None:
-    result = doctest.testmod(module)  # type: ignore[arg-type]
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0

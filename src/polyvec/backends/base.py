@@ -28,6 +28,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from polyvec.backends.values import EXACT_FLOAT_INT, check_document
 from polyvec.errors import ConfigurationError, InputError
 from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, scan_facet
 from polyvec.filters.ast import Filter, Op
@@ -202,6 +203,10 @@ class Backend(ABC):
 
     capabilities: ClassVar[Capabilities]
     schemes: ClassVar[tuple[str, ...]] = ()
+    engine_name: ClassVar[str] = "this engine"
+    max_exact_int: ClassVar[int | None] = EXACT_FLOAT_INT
+    """Metadata ints beyond ±this are refused at write, where the engine would not store
+    or compare them exactly (``None``: it compares every int exactly)."""
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -226,6 +231,13 @@ class Backend(ABC):
     def drop_collection(self, name: str) -> None: ...
 
     # -- data --------------------------------------------------------------------------
+    def check_documents(self, documents: Sequence[Document]) -> None:
+        """Raise ``InputError`` for the first document this engine cannot store exactly;
+        :meth:`polyvec.Collection.add` calls it for the whole input before the first
+        write, so bad input never half-writes a batch."""
+        for doc in documents:
+            check_document(doc, max_int=self.max_exact_int, engine=self.engine_name)
+
     @abstractmethod
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         """Insert or replace ``documents`` (all carry ``dense``; ``sparse`` when the

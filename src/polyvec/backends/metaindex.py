@@ -40,14 +40,12 @@ import datetime as dt
 import json
 import math
 import numbers
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Union
 
-import numpy as np
-
-from polyvec.errors import InputError, UnsupportedFilterError
+from polyvec.backends.values import EXACT_FLOAT_INT, epoch_us, range_float
+from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
 from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
 
@@ -66,65 +64,18 @@ __all__ = [
     "Token",
     "dump_metadata",
     "flatten",
-    "micros",
-    "plain_metadata",
     "plan",
     "value_token",
 ]
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 TEXT_SEPARATOR = "\x1f"
 """Separates the strings of one field in ``Flat.texts``."""
-_EXACT = 2**53
 Stat = Literal["nmin", "nmax", "dmin", "dmax"]
 RangeOp = Literal["gt", "gte", "lt", "lte"]
 
 
-def micros(when: dt.datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime (exact, an int)."""
-    return (when - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-# -- metadata: plain JSON for the round trip ----------------------------------------------
-def plain_metadata(value: Any, where: str, *, int64: bool = False) -> Any:
-    """``value`` as plain JSON data: datetimes/dates become ISO-8601 strings, tuples
-    lists, numpy scalars Python numbers (as the Qdrant backend stores them). NaN and
-    infinity, non-str keys and other types are refused; with ``int64``, so are ints
-    outside the signed 64-bit range."""
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, int):
-        if int64 and not -(2**63) <= value < 2**63:
-            raise InputError(
-                f"{where} is {value}, beyond the 64-bit integers this engine stores: "
-                "store it as a str"
-            )
-        return value
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InputError(f"{where} is {value!r}: metadata holds finite numbers only")
-        return value
-    if isinstance(value, np.generic):
-        return plain_metadata(value.item(), where, int64=int64)
-    if isinstance(value, (dt.datetime, dt.date)):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
-            out[key] = plain_metadata(item, f"{where}.{key}", int64=int64)
-        return out
-    if isinstance(value, (list, tuple)):
-        return [plain_metadata(x, f"{where}[{i}]", int64=int64) for i, x in enumerate(value)]
-    raise InputError(
-        f"{where} is a {type(value).__name__} ({value!r:.60}), which polyvec cannot store: "
-        "convert it to a str, a number, a bool, a list or a dict"
-    )
-
-
 def dump_metadata(metadata: Mapping[str, Any]) -> str:
-    """Compact JSON of plain metadata (see :func:`plain_metadata`)."""
+    """Compact JSON of plain metadata (see :func:`polyvec.backends.values.plain_metadata`)."""
     return json.dumps(metadata, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
@@ -144,7 +95,7 @@ def value_token(value: Any) -> str | None:
     if isinstance(value, str):
         return "s:" + value
     if isinstance(value, dt.datetime):
-        return f"d:{micros(value)}"
+        return f"d:{epoch_us(value)}"
     return None
 
 
@@ -155,15 +106,8 @@ def _item_tokens(item: Any) -> list[str]:
         return [token] if token else []
     if isinstance(item, str):
         when = parse_iso_datetime(item)
-        return ["s:" + item] if when is None else ["s:" + item, f"d:{micros(when)}"]
+        return ["s:" + item] if when is None else ["s:" + item, f"d:{epoch_us(when)}"]
     return []
-
-
-def _as_float(item: float) -> float:
-    try:
-        return float(item)
-    except OverflowError:  # an int beyond float64: compares as the largest float
-        return sys.float_info.max if int(item) > 0 else -sys.float_info.max
 
 
 @dataclass
@@ -198,9 +142,9 @@ def _add_field(flat: Flat, path: str, value: Any) -> None:
         if is_list:
             tokens.update("L" + t for t in item_tokens)
         if isinstance(item, numbers.Real) and not isinstance(item, bool):
-            numbers_.append(_as_float(item))  # type: ignore[arg-type]
+            numbers_.append(range_float(item))  # type: ignore[arg-type]
         elif isinstance(item, str) and (when := parse_iso_datetime(item)) is not None:
-            dates.append(micros(when))
+            dates.append(epoch_us(when))
     if tokens:
         flat.tokens[path] = sorted(tokens)
     if numbers_:
@@ -222,7 +166,7 @@ def _walk(flat: Flat, prefix: str, metadata: Mapping[str, Any]) -> None:
 
 
 def flatten(metadata: Mapping[str, Any]) -> Flat:
-    """The shadow index of plain metadata (the output of :func:`plain_metadata`)."""
+    """The shadow index of plain metadata (the output of :func:`polyvec.backends.values.plain_metadata`)."""
     flat = Flat()
     _walk(flat, "", metadata)
     return flat
@@ -322,8 +266,8 @@ def _any(children: list[Node]) -> Node:
 def _bound_value(c: Comparison, backend: str) -> tuple[str, float | int]:
     value = c.value
     if isinstance(value, dt.datetime):
-        return "d", micros(value)
-    if isinstance(value, int) and abs(value) > _EXACT:
+        return "d", epoch_us(value)
+    if abs(value) > EXACT_FLOAT_INT:  # where range_float's shadow is exact
         raise UnsupportedFilterError(
             backend,
             c.op.value,

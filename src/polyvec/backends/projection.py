@@ -42,11 +42,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
+from polyvec.backends.values import epoch_us, range_float
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
 from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
@@ -61,7 +61,6 @@ __all__ = [
     "InSet",
     "canon_instant",
     "canon_number",
-    "epoch_us",
     "facet_values",
     "project",
     "stored_document",
@@ -69,7 +68,6 @@ __all__ = [
 ]
 
 EXACT = 2**53
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _NEGATE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
 
 
@@ -90,18 +88,6 @@ def canon_instant(value: dt.datetime) -> str:
         f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:"
         f"{v.second:02d}.{v.microsecond:06d}Z"
     )
-
-
-def epoch_us(value: dt.datetime) -> int:
-    """Microseconds since 1970-01-01 UTC (exact integer)."""
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _as_float(value: int | float) -> float:
-    try:
-        return float(value)
-    except OverflowError:  # an int beyond float range: any finite bound compares the same
-        return sys.float_info.max if value > 0 else -sys.float_info.max
 
 
 # -- projection -----------------------------------------------------------------------
@@ -141,7 +127,7 @@ def facet_values(value: Any) -> dict[str, Any]:
         facets["s"] = list(dict.fromkeys(strings))
     if numbers:
         facets["n"] = list(dict.fromkeys(canon_number(x) for x in numbers))
-        floats = [_as_float(x) for x in numbers]
+        floats = [range_float(x) for x in numbers]
         facets["min"], facets["max"] = min(floats), max(floats)
     if bools:
         facets["b"] = list(dict.fromkeys(bools))

@@ -32,6 +32,7 @@ import datetime as dt
 import enum
 import math
 import numbers
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn, Union
@@ -131,21 +132,60 @@ def _to_datetime(value: dt.date) -> dt.datetime:
     return value
 
 
+_DATE_TEXT = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?([Zz]|[+-]\d{2}:\d{2})?)?\Z",
+    re.ASCII,
+)
+
+
 def parse_iso_datetime(text: str) -> dt.datetime | None:
-    """Parse an ISO-8601 date or datetime string (naive = UTC); ``None`` if it is not one.
+    """The instant a date string names (naive = UTC); ``None`` if it is not one.
+
+    polyvec's one date grammar, the same for every backend (they compare the instants
+    this returns, never parse strings themselves): RFC 3339's ``full-date`` or
+    ``date-time``, with the separator ``T``, ``t`` or a space, an optional fraction of
+    1-6 digits, and an optional offset (``Z``, ``z`` or ``±HH:MM``; none means UTC),
+    naming an instant in the years 1-9999 UTC.
+    Anything else is a plain string: ``2024-1-1``, ``2024-01-01T10:00`` (no seconds),
+    ``2024-W01-1``, ``20240101``, 7+ fraction digits, ``+05:30:15`` offsets, leading or
+    trailing spaces.
 
     >>> parse_iso_datetime("2024-05-01")
     datetime.datetime(2024, 5, 1, 0, 0, tzinfo=datetime.timezone.utc)
-    >>> parse_iso_datetime("May 1st") is None
+    >>> parse_iso_datetime("2024-05-01t10:00:00z") == parse_iso_datetime("2024-05-01 10:00:00")
+    True
+    >>> parse_iso_datetime("2024-05-01T10:00Z") is None
     True
     """
-    if not isinstance(text, str) or len(text) < 10 or not text[:4].isdigit() or text[4] != "-":
+    if not isinstance(text, str) or not 10 <= len(text) <= 32:
         return None
+    m = _DATE_TEXT.match(text)
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac, offset = m.groups()
+    tz = dt.timezone.utc
+    if offset and offset not in "Zz":
+        hours, minutes = int(offset[1:3]), int(offset[4:6])
+        if hours > 23 or minutes > 59:
+            return None
+        sign = -1 if offset[0] == "-" else 1
+        tz = dt.timezone(sign * dt.timedelta(hours=hours, minutes=minutes))
     try:
-        parsed = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
+        when = dt.datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour or 0),
+            int(minute or 0),
+            int(second or 0),
+            int((frac or "0").ljust(6, "0")),
+            tzinfo=tz,
+        )
+        when.astimezone(dt.timezone.utc)  # its UTC instant must exist too (years 1-9999)
+    except (ValueError, OverflowError):  # month 13, February 30, hour 24, second 60
         return None
-    return _to_datetime(parsed)
+    return when
 
 
 def _refuse(op: Op, message: str) -> NoReturn:

@@ -12,12 +12,14 @@ docs/filters.md; in short:
   ``contains(v)`` holds iff the field is a list with ``v`` among its elements;
   ``contains_any(vs)``/``contains_all(vs)`` are exactly ``Or``/``And`` of ``contains``
   (so ``contains_all([])`` is true everywhere, ``contains_any([])`` false);
-* ``text_match(s)``: the field is a string with ``s`` as a case-sensitive substring
-  (a date or datetime value is searched as its ``isoformat()`` string, which is how
-  every backend stores it);
+* ``text_match(s)``: the field is a string with ``s`` as a case-sensitive substring;
 * no coercion: ``3 != "3"``, ``True != 1``, ``3 == 3.0``; a datetime filter value
-  compares with datetime/date values and ISO-8601 strings; mismatched types never match
-  and never raise;
+  compares with date strings (polyvec's one grammar,
+  :func:`~polyvec.filters.ast.parse_iso_datetime`); mismatched types never match and
+  never raise;
+* a value is compared as every backend stores it: a ``date``/``datetime`` object as its
+  ``isoformat()`` string (so ``F("d") == "2024-01-01"`` matches ``date(2024, 1, 1)``),
+  a numpy scalar as the Python number or bool it holds;
 * ``"a.b"`` descends into nested dicts; empty ``And`` is true, empty ``Or`` is false.
 
     >>> from polyvec.filters import F, matches
@@ -37,6 +39,8 @@ import operator
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar, overload
 
+import numpy as np
+
 from polyvec.errors import FilterSyntaxError
 from polyvec.filters.ast import (
     And,
@@ -46,7 +50,6 @@ from polyvec.filters.ast import (
     Op,
     Or,
     Scalar,
-    _to_datetime,
     parse_iso_datetime,
 )
 from polyvec.filters.parse import FilterLike, parse_filter
@@ -155,7 +158,8 @@ def _matches(node: Filter, metadata: Mapping[str, Any]) -> bool:
 
 
 def _lookup(metadata: Mapping[str, Any], field: str) -> Any:
-    """The value at a (dotted) field; ``_MISSING`` for missing, ``None`` or ``[]``."""
+    """The value at a (dotted) field, as backends store it (:func:`_stored`);
+    ``_MISSING`` for missing, ``None`` or ``[]``."""
     value: Any = metadata
     for part in field.split("."):
         if not isinstance(value, Mapping):
@@ -163,8 +167,17 @@ def _lookup(metadata: Mapping[str, Any], field: str) -> Any:
         value = value.get(part)
         if value is None:
             return _MISSING
-    if isinstance(value, (list, tuple)) and not value:
-        return _MISSING
+    if isinstance(value, (list, tuple)):
+        return [_stored(item) for item in value] if value else _MISSING
+    return _stored(value)
+
+
+def _stored(value: Any) -> Any:
+    """A scalar as every backend stores it (``polyvec.backends.values.plain_metadata``)."""
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 
@@ -195,7 +208,7 @@ def _compare(node: Comparison, value: Any) -> bool:
     if op is Op.CONTAINS_ALL:
         return is_list and all(_any_equal(wanted, items) for wanted in node.value)
     if op is Op.TEXT_MATCH:
-        return any(node.value in text for text in map(_text_of, items) if text is not None)
+        return any(isinstance(item, str) and node.value in item for item in items)
     compare = _RANGE[op]
     bound = node.value
     if isinstance(bound, dt.datetime):
@@ -221,23 +234,9 @@ def _equal(wanted: Scalar, item: Any) -> bool:
     return when is not None and when == wanted
 
 
-def _text_of(item: Any) -> str | None:
-    """The string ``text_match`` searches: a str, or a date's ISO-8601 form (metadata
-    stores dates as ``isoformat()`` strings on every backend)."""
-    if isinstance(item, str):
-        return item
-    if isinstance(item, dt.date):
-        return item.isoformat()
-    return None
-
-
 def _is_number(item: Any) -> bool:
     return isinstance(item, numbers.Real) and not isinstance(item, bool)
 
 
 def _as_datetime(item: Any) -> dt.datetime | None:
-    if isinstance(item, dt.date):
-        return _to_datetime(item)
-    if isinstance(item, str):
-        return parse_iso_datetime(item)
-    return None
+    return parse_iso_datetime(item) if isinstance(item, str) else None

@@ -90,6 +90,7 @@ class ChromaBackend(Backend):
     """
 
     engine_name = "chroma"
+    max_exact_int = None  # ranges run on range_float shadows, equality on exact text
     schemes: ClassVar[tuple[str, ...]] = ("chroma", "chroma+local", "chroma+memory")
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="chroma",
@@ -319,6 +320,7 @@ class ChromaBackend(Backend):
         return max(1, min(most, self._batch_size or most))
 
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
+        self.check_documents(documents)
         spec, handle = self._require(collection)
         rows = layout.records(spec, documents)
         if not rows:

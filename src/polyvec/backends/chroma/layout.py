@@ -34,7 +34,8 @@ from polyvec.backends.chroma.filters import (
 )
 from polyvec.backends.ids import tagged as encode_id
 from polyvec.backends.ids import untagged as decode_id
-from polyvec.backends.metaindex import dump_metadata, flatten, plain_metadata
+from polyvec.backends.metaindex import dump_metadata, flatten
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import (
     ConfigurationError,
     DimensionMismatchError,

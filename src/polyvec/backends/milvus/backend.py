@@ -46,7 +46,7 @@ from polyvec.backends.base import (
 )
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
-from polyvec.backends.milvus.rows import MilvusRows
+from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -153,6 +153,7 @@ class MilvusBackend(MilvusRows, Backend):
     """
 
     engine_name = "milvus"
+    max_exact_int = MILVUS_MAX_INT
     schemes: ClassVar[tuple[str, ...]] = ("milvus", "milvus+lite", "milvus+https")
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="milvus",

@@ -24,8 +24,8 @@ from typing import Any
 from polyvec.backends import ids
 from polyvec.backends.base import CollectionSpec
 from polyvec.backends.ids import tagged, untagged
-from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.milvus.filters import safe_key
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import ConfigurationError, InputError
 from polyvec.types import DocId
 

@@ -8,15 +8,16 @@ import contextlib
 import json
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from polyvec.backends.base import CollectionSpec, ranked_hits, require_ids_or_filter, state_json
-from polyvec.backends.metaindex import flatten, plain_metadata
+from polyvec.backends.metaindex import flatten
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, ids_expr, pv_payload, quote, to_expr
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -39,12 +40,17 @@ _STATE_CHUNK = 60000
 _ALL = 'id != ""'  # every key starts with a type tag, so no key is empty
 
 
+MILVUS_MAX_INT = 2**63 - 1
+"""Milvus stores JSON ints as signed 64-bit integers."""
+
+
 class MilvusRows:
     client: Any
     timeout: float
     batch_size: int
     prefix: str
     display_url: str
+    check_documents: Callable[[Sequence[Document]], None]  # Backend's
 
     def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
         raise NotImplementedError  # pragma: no cover
@@ -92,7 +98,9 @@ class MilvusRows:
                 f"{where} has more than {layout.MAX_TEXT_BYTES} bytes of text, the most a "
                 "Milvus VARCHAR holds: split it into chunks (polyvec.chunking)"
             )
-        meta = plain_metadata(dict(doc.metadata), f"{where} metadata", int64=True)
+        meta = plain_metadata(
+            dict(doc.metadata), f"{where} metadata", max_int=MILVUS_MAX_INT, engine="milvus"
+        )
         row: dict[str, Any] = {
             "id": layout.encode_id(doc.id),
             "dense": self._check_vector(spec, doc.dense, where),
@@ -108,6 +116,7 @@ class MilvusRows:
 
     # -- writes -----------------------------------------------------------------------
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
+        self.check_documents(documents)
         spec = self._require(collection)
         rows: dict[str, tuple[DocId, dict[str, Any]]] = {}
         for doc in documents:

@@ -50,6 +50,7 @@ from polyvec.backends.pgvector.sql import (
     Layout,
     SearchSettings,
     catalog_row,
+    stored_fields,
 )
 from polyvec.errors import (
     CollectionNotFoundError,
@@ -111,6 +112,8 @@ class PgVectorBackend(Backend):
     get a GIN index). See docs/backends/pgvector.md.
     """
 
+    engine_name: ClassVar[str] = "pgvector"
+    max_exact_int: ClassVar[int | None] = None  # jsonb numbers are exact decimals
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="pgvector",
         sparse=True,
@@ -326,6 +329,11 @@ class PgVectorBackend(Backend):
         self._session.run(work, write=f"rebuilding the index of {name!r}", collection=name)
 
     # -- data -----------------------------------------------------------------------
+    def check_documents(self, documents: Sequence[Document]) -> None:
+        super().check_documents(documents)
+        for doc in documents:
+            stored_fields(doc)
+
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         """Insert or replace ``documents`` in ONE transaction: ``COPY`` (binary) into a
         temporary table, then ``INSERT … ON CONFLICT (id) DO UPDATE``. Either all of them
@@ -337,6 +345,7 @@ class PgVectorBackend(Backend):
         growing them row by row, which is many times faster, and analyzes the tables;
         the table is locked (``ACCESS EXCLUSIVE``) until it commits.
         """
+        self.check_documents(documents)
         layout = self._layout(collection)
         rows = layout.rows(documents)
         if not rows:

@@ -21,7 +21,7 @@ and ints thus round-trip with their type, and SQL comparisons agree with Python'
 
 **Dates.** Filters on datetimes must match ISO-8601 strings exactly as Python's
 ``datetime.fromisoformat`` reads them (``polyvec.filters.evaluate``). Rather than
-re-implement that parser in SQL, :func:`date_shadow` reads each string once at ingest
+re-implement that parser in SQL, :func:`polyvec.backends.values.date_shadow` reads each string once at ingest
 and stores its instant (microseconds since the epoch, UTC) in a ``dates`` column that
 mirrors the metadata's shape; datetime filters compare those integers.
 """
@@ -42,19 +42,16 @@ from psycopg.abc import AdaptContext
 
 from polyvec.backends.ids import tagged, untagged
 from polyvec.errors import InputError, InvalidVectorError
-from polyvec.filters.ast import parse_iso_datetime
 from polyvec.types import DocId, Document, SparseVector
 
 __all__ = [
     "SPARSE_DIM",
     "TermIds",
     "TermWeights",
-    "date_shadow",
     "decode_id",
     "document_from_row",
     "dump_json",
     "encode_id",
-    "epoch_us",
     "register_vector_types",
 ]
 
@@ -64,7 +61,6 @@ SPARSE_DIM = 2**29
 SPARSE_MAX_NNZ = 16_000
 """pgvector's limit on the non-zero entries of one ``sparsevec``."""
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 _EXACT_FLOAT_LIMIT = 2.0**53
 
 
@@ -193,50 +189,6 @@ def dump_json(value: Any, where: str = "metadata") -> str:
     out: list[str] = []
     _dump(value, out, where)
     return "".join(out)
-
-
-# -- the date shadow ------------------------------------------------------------------
-def epoch_us(value: dt.datetime) -> int:
-    """Microseconds since 1970-01-01 UTC of an aware datetime (naive means UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return (value - _EPOCH) // dt.timedelta(microseconds=1)
-
-
-def _instant(value: Any) -> int | None:
-    if isinstance(value, str):
-        parsed = parse_iso_datetime(value)
-        return None if parsed is None else epoch_us(parsed)
-    if isinstance(value, dt.datetime):
-        return epoch_us(value)
-    if isinstance(value, dt.date):
-        return epoch_us(dt.datetime(value.year, value.month, value.day))
-    return None
-
-
-def date_shadow(value: Any) -> Any:
-    """The ``dates`` column for a metadata value: the same nesting, with every
-    ISO-8601 string (or date) replaced by its instant in microseconds and everything
-    else left out (``None`` inside lists, to keep positions). ``None`` when the value
-    holds no date at all.
-
-    >>> date_shadow({"day": "1970-01-02", "tags": ["x", "1970-01-01T00:00:01Z"], "n": 3})
-    {'day': 86400000000, 'tags': [None, 1000000]}
-    """
-    kind = type(value)
-    if kind is str:
-        return _instant(value)
-    if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
-        out = {}
-        for key, item in value.items():
-            shadow = date_shadow(item)
-            if shadow is not None:
-                out[key] = shadow
-        return out or None
-    if isinstance(value, (list, tuple)):
-        items = [_instant(item) for item in value]
-        return items if any(i is not None for i in items) else None
-    return _instant(value)
 
 
 # -- vectors --------------------------------------------------------------------------

@@ -47,7 +47,8 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from polyvec.backends.pgvector.codec import dump_json, epoch_us
+from polyvec.backends.pgvector.codec import dump_json
+from polyvec.backends.values import epoch_us
 from polyvec.errors import FilterSyntaxError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, validate_field
 from polyvec.filters.rewrite import REWRITTEN, rewrite

@@ -34,6 +34,7 @@ from psycopg import sql
 from polyvec.backends.base import CollectionSpec
 from polyvec.backends.pgvector import codec
 from polyvec.backends.pgvector.codec import SPARSE_DIM
+from polyvec.backends.values import check_str, date_shadow
 from polyvec.errors import ConfigurationError, DimensionMismatchError, InputError
 from polyvec.filters.ast import validate_field
 from polyvec.types import Document
@@ -45,6 +46,7 @@ __all__ = [
     "catalog_ddl",
     "catalog_row",
     "check_schema_name",
+    "stored_fields",
 ]
 
 SCHEMA_VERSION = 1
@@ -161,6 +163,21 @@ class SearchSettings:
 def _int(value: Any) -> sql.SQL:
     """A validated integer as SQL text (DDL takes no bind parameters)."""
     return sql.SQL(str(int(value)))
+
+
+def stored_fields(doc: Document) -> tuple[str, str, str | None]:
+    """A document's ``id``, ``metadata`` and ``dates`` column texts; ``InputError`` for
+    what PostgreSQL cannot store (NUL characters, lone surrogates, NaN)."""
+    if not isinstance(doc, Document):
+        raise InputError(f"upsert takes polyvec Documents, got {type(doc).__name__}")
+    key = codec.encode_id(doc.id)
+    where = f"document {doc.id!r}"
+    if "\x00" in doc.text:
+        raise InputError(f"{where} has a NUL character in its text, which PostgreSQL cannot store")
+    check_str(doc.text, f"the text of {where}")
+    meta = codec.dump_json(doc.metadata, f"{where}'s metadata")
+    shadow = date_shadow(doc.metadata)
+    return key, meta, None if shadow is None else codec.dump_json(shadow, "dates")
 
 
 @dataclass(frozen=True)
@@ -331,9 +348,7 @@ class Layout:
         spec = self.spec
         rows: dict[str, tuple[Any, ...]] = {}
         for doc in documents:
-            if not isinstance(doc, Document):
-                raise InputError(f"upsert takes polyvec Documents, got {type(doc).__name__}")
-            key = codec.encode_id(doc.id)
+            key, meta, dates = stored_fields(doc)
             where = f"document {doc.id!r}"
             if doc.dense is None:
                 raise InputError(
@@ -343,13 +358,6 @@ class Layout:
                 raise DimensionMismatchError(
                     spec.dimension, int(doc.dense.shape[0]), where=f"{where}'s vector"
                 )
-            if "\x00" in doc.text:
-                raise InputError(
-                    f"{where} has a NUL character in its text, which PostgreSQL cannot store"
-                )
-            meta = codec.dump_json(doc.metadata, f"{where}'s metadata")
-            shadow = codec.date_shadow(doc.metadata)
-            dates = None if shadow is None else codec.dump_json(shadow, "dates")
             row: tuple[Any, ...] = (key, doc.text, meta, dates, doc.dense)
             if spec.sparse:
                 sparse = doc.sparse

@@ -49,7 +49,6 @@ from polyvec.backends.base import (
     require_ids_or_filter,
     state_json,
 )
-from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.pinecone.client import META_NAMESPACE, IndexCalls, IndexInfo
 from polyvec.backends.pinecone.codec import (
     build_record,
@@ -63,6 +62,7 @@ from polyvec.backends.pinecone.codec import (
 )
 from polyvec.backends.pinecone.filters import to_pinecone_filter
 from polyvec.backends.pinecone.url import is_loopback, parse_url
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -101,6 +101,8 @@ class PineconeBackend(Backend):
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("pinecone",)
+    engine_name: ClassVar[str] = "pinecone"
+    max_exact_int: ClassVar[int | None] = None  # facets: range_float and exact text
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="pinecone",
         sparse=True,
@@ -315,6 +317,7 @@ class PineconeBackend(Backend):
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         """Write ``documents`` in batches; everything is validated before the first
         request, and a failed batch raises ``WriteError`` naming what was written."""
+        self.check_documents(documents)
         spec = self._require(collection)
         ns = self.namespace(collection)
         records = [build_record(spec, doc) for doc in documents]

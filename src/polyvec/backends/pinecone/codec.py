@@ -27,9 +27,9 @@ import numpy as np
 
 from polyvec.backends.base import CollectionSpec
 from polyvec.backends.ids import tagged, untagged
-from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.pinecone.filters import RESERVED, facet_key
 from polyvec.backends.projection import project, stored_document
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import (
     ConfigurationError,
     DimensionMismatchError,

@@ -36,7 +36,8 @@ from polyvec.backends.base import (
 )
 from polyvec.backends.ids import ID_NAMESPACE
 from polyvec.backends.ids import id_uuid as point_id
-from polyvec.backends.metaindex import plain_metadata
+from polyvec.backends.qdrant.filters import DATES_KEY, field_path, iso_utc
+from polyvec.backends.values import date_shadow, plain_metadata, utc_from_us
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -64,6 +65,12 @@ __all__ = [
 
 _I64 = 2**63
 
+
+def _qdrant_date(when: int) -> str:
+    """A shadow instant in the one form Qdrant's date parsers all read alike."""
+    return iso_utc(utc_from_us(when))
+
+
 PointData = tuple[str, list[float], SparseVector | None, dict[str, Any]]
 """What is written for one document: point id, dense vector, sparse vector, payload."""
 
@@ -82,13 +89,16 @@ class Layout:
     direct_ids: bool = False
     """A UUID or unsigned-integer id (or its decimal string) is the point id itself, as
     langchain-qdrant writes them; any other id still becomes polyvec's UUIDv5."""
+    dates_key: str | None = DATES_KEY
+    """The payload key of the date shadow (:mod:`polyvec.backends.qdrant.filters`):
+    ``None`` in layouts of other libraries, whose points have none."""
     foreign_sparse: bool = True
     """Whether a sparse vector named ``sparse`` in a collection polyvec did not create is
     polyvec's BM25 (langchain-qdrant's ``langchain-sparse`` holds another model's)."""
 
 
 LANGCHAIN_LAYOUT = Layout(
-    dense="", sparse="langchain-sparse", direct_ids=True, foreign_sparse=False
+    dense="", sparse="langchain-sparse", direct_ids=True, dates_key=None, foreign_sparse=False
 )
 """langchain-qdrant's layout: its collections open for reading and writing (dense; their
 own sparse vectors come from another model, so BM25 search needs ``polyvec migrate``)."""
@@ -298,6 +308,14 @@ class QdrantBase(Backend):
         return spec
 
     # -- data -------------------------------------------------------------------------
+    def _index_target(self, name: str, schema: str, backend: str) -> tuple[str, str]:
+        """Where a payload index on metadata field ``name`` goes: a ``datetime`` index
+        goes on the date shadow, which is what date filters compare."""
+        lay = self.layout
+        if schema == "datetime" and lay.dates_key is not None:
+            return field_path(name, lay.dates_key, backend), schema
+        return field_path(name, lay.metadata_key, backend), schema
+
     def _pid(self, doc_id: DocId) -> str:
         """The point id of ``doc_id`` in this backend's layout."""
         if self.layout.direct_ids:
@@ -314,9 +332,15 @@ class QdrantBase(Backend):
             ident, payload[lay.id_key + "_type"] = str(doc.id), "int"
         payload[lay.id_key] = ident
         payload[lay.content_key] = doc.text
-        payload[lay.metadata_key] = plain_metadata(
-            dict(doc.metadata), f"document {doc.id!r} metadata"
+        meta = plain_metadata(
+            dict(doc.metadata),
+            f"document {doc.id!r} metadata",
+            max_int=self.max_exact_int,
+            engine=self.engine_name,
         )
+        payload[lay.metadata_key] = meta
+        if lay.dates_key is not None and (dates := date_shadow(meta, _qdrant_date)) is not None:
+            payload[lay.dates_key] = dates
         return payload
 
     def _document(self, rec: Rec, with_vectors: bool) -> Document:
@@ -353,6 +377,7 @@ class QdrantBase(Backend):
         """Write ``documents`` in batches of ``batch_size`` (a tqdm bar when the
         backend was made with ``progress=True``). Everything is validated before the
         first write; a failed batch raises ``WriteError`` naming what was written."""
+        self.check_documents(documents)
         spec = self._require(collection)
         points: list[PointData] = []
         doc_ids: list[DocId] = []

@@ -53,7 +53,7 @@ from polyvec.backends.qdrant._shared import (
     _engine_id,
     spec_from_json,
 )
-from polyvec.backends.qdrant.filters import field_path, to_qdrant_filter
+from polyvec.backends.qdrant.filters import to_qdrant_filter
 from polyvec.backends.qdrant.options import parse_options
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
@@ -449,7 +449,9 @@ class QdrantBackend(QdrantBase):
 
     # -- engine calls -----------------------------------------------------------------
     def _e_filter(self, filter: Filter | None) -> Any:
-        return to_qdrant_filter(filter, root=self.layout.metadata_key)
+        return to_qdrant_filter(
+            filter, root=self.layout.metadata_key, dates_root=self.layout.dates_key
+        )
 
     def _vectors_config(self, spec: CollectionSpec, opts: Any) -> Any:
         params = models.VectorParams(
@@ -496,10 +498,9 @@ class QdrantBackend(QdrantBase):
             )
             # Local mode searches by brute force: payload indexes would only warn.
             for name, schema in () if self._local else opts.payload_indexes.items():
+                path, kind = self._index_target(name, schema, "qdrant")
                 self.client.create_payload_index(
-                    spec.name,
-                    field_path(name, self.layout.metadata_key),
-                    field_schema=models.PayloadSchemaType(schema),
+                    spec.name, path, field_schema=models.PayloadSchemaType(kind)
                 )
 
     def _e_spec(self, name: str) -> CollectionSpec | None:

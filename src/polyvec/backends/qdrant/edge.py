@@ -47,7 +47,7 @@ from polyvec.backends.qdrant._shared import (
     Rec,
     spec_from_json,
 )
-from polyvec.backends.qdrant.filters import field_path, to_edge_filter
+from polyvec.backends.qdrant.filters import to_edge_filter
 from polyvec.backends.qdrant.options import QdrantOptions, parse_options
 from polyvec.backends.translate import translated
 from polyvec.errors import (
@@ -290,7 +290,9 @@ class QdrantEdgeBackend(QdrantBase):
 
     # -- engine calls -----------------------------------------------------------------
     def _e_filter(self, filter: Filter | None) -> Any:
-        return to_edge_filter(filter, root=self.layout.metadata_key)
+        return to_edge_filter(
+            filter, root=self.layout.metadata_key, dates_root=self.layout.dates_key
+        )
 
     def _e_create(self, spec: CollectionSpec, spec_json: str) -> None:
         opts = parse_options(spec.options)
@@ -311,8 +313,8 @@ class QdrantEdgeBackend(QdrantBase):
         with self._errors(spec.name, "create shard"):
             shard = qe.EdgeShard.create(str(base / "shard"), config)
             for name, schema in opts.payload_indexes.items():
-                path = field_path(name, self.layout.metadata_key, "qdrant-edge")
-                shard.update(qe.UpdateOperation.create_field_index(path, _SCHEMAS[schema]))
+                path, kind = self._index_target(name, schema, "qdrant-edge")
+                shard.update(qe.UpdateOperation.create_field_index(path, _SCHEMAS[kind]))
         self._shards[spec.name] = shard
         self._write_json(base / "spec.json", spec_json)
 

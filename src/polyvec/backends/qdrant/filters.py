@@ -16,10 +16,10 @@ polyvec                Qdrant
 =====================  ===============================================================
 ``eq`` str / bool      ``MatchValue`` (a list field matches when any element does)
 ``eq`` number          ``Range(gte=v, lte=v)``: 3 == 3.0, and bools never match
-``eq`` datetime        ``DatetimeRange(gte=v, lte=v)``: ISO-8601 strings, same instant
+``eq`` datetime        ``DatetimeRange(gte=v, lte=v)`` on ``D`` (below): same instant
 ``ne`` / ``nin``       ``must_not`` of ``eq`` / ``in``: true on a missing field
 ``in``                 ``should`` of ``eq`` (strings grouped in one ``MatchAny``)
-``gt`` … ``lte``       ``Range`` (numbers) / ``DatetimeRange`` (dates)
+``gt`` … ``lte``       ``Range`` on ``P`` (numbers) / ``DatetimeRange`` on ``D`` (dates)
 ``exists``             ``must_not IsEmpty``: missing, ``null`` and ``[]`` are absent
 ``contains``           ``eq`` on ``P[]`` (list elements only) **and** ``eq`` on ``P``
 ``text_match``         ``MatchSubstring``: case-sensitive substring of a string (any
@@ -30,9 +30,18 @@ polyvec                Qdrant
 ``not``                ``must_not``
 =====================  ===============================================================
 
+Dates: ``D`` is the field's path in the point's date shadow (``pv_dates``, written by
+:func:`polyvec.backends.values.date_shadow`): every date string in polyvec's grammar
+(:func:`polyvec.filters.ast.parse_iso_datetime`), rewritten as its instant in the one
+fixed form :func:`iso_utc` writes. So Qdrant only ever parses that form — its own
+grammar differs from polyvec's (it takes ``2024-1-1`` and ignores
+``2024-01-01T00:00Z``). Collections in langchain-qdrant's layout have no shadow: there
+``D`` is ``P``, and Qdrant's grammar decides which strings are dates.
+
 Refused with ``UnsupportedFilterError`` (never dropped or widened): field names with
-``"`` or ``\\`` (Qdrant paths cannot quote them) and integers beyond ±2**53 (Qdrant
-compares numbers as float64, exact only up to there).
+``"`` or ``\\`` (Qdrant paths cannot quote them), integers beyond ±2**53 (Qdrant
+compares numbers as float64, exact only up to there; such ints are refused at write
+too).
 """
 
 from __future__ import annotations
@@ -41,11 +50,13 @@ import datetime as dt
 import re
 from typing import Any, Generic, Protocol, TypeVar
 
+from polyvec.backends.values import EXACT_FLOAT_INT
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
 from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = [
+    "DATES_KEY",
     "Builder",
     "field_path",
     "iso_utc",
@@ -56,8 +67,9 @@ __all__ = [
 
 C = TypeVar("C")
 
+DATES_KEY = "pv_dates"
+"""The payload key of a point's date shadow in polyvec's layout."""
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_MAX_EXACT_INT = 2**53
 _RANGE_KEYS = {Op.GT: "gt", Op.GTE: "gte", Op.LT: "lt", Op.LTE: "lte"}
 
 
@@ -111,10 +123,13 @@ def iso_utc(value: dt.datetime) -> str:
 
 
 class _Translator(Generic[C]):
-    def __init__(self, builder: Builder[C], root: str, backend: str) -> None:
+    def __init__(
+        self, builder: Builder[C], root: str, backend: str, dates_root: str | None
+    ) -> None:
         self.b = builder
         self.root = root
         self.backend = backend
+        self.dates_root = dates_root
 
     # -- constants --------------------------------------------------------------------
     def true(self) -> C:
@@ -163,7 +178,7 @@ class _Translator(Generic[C]):
 
     # -- leaves -----------------------------------------------------------------------
     def number(self, value: int | float, op: Op) -> float:
-        if isinstance(value, int) and abs(value) > _MAX_EXACT_INT:
+        if isinstance(value, int) and abs(value) > EXACT_FLOAT_INT:
             raise UnsupportedFilterError(
                 self.backend,
                 op.value,
@@ -172,6 +187,15 @@ class _Translator(Generic[C]):
             )
         return float(value)
 
+    def shadow(self, path: str) -> str:
+        """Where dates are compared: the date shadow's path for a payload path under
+        ``root`` (the path itself in a layout without a shadow)."""
+        if self.dates_root is None:
+            return path
+        return (
+            self.dates_root + path[len(self.root) :] if self.root else f"{self.dates_root}.{path}"
+        )
+
     def eq(self, path: str, value: Any, op: Op) -> C:
         if isinstance(value, (bool, str)):
             return self.b.match(path, value)
@@ -179,8 +203,8 @@ class _Translator(Generic[C]):
             number = self.number(value, op)
             return self.b.range(path, {"gte": number, "lte": number})
         if isinstance(value, dt.datetime):
-            when = iso_utc(value)
-            return self.b.datetime_range(path, {"gte": when, "lte": when})
+            text = iso_utc(value)
+            return self.b.datetime_range(self.shadow(path), {"gte": text, "lte": text})
         raise UnsupportedFilterError(self.backend, op.value, f"value {value!r}")
 
     def is_in(self, path: str, values: tuple[Any, ...], op: Op) -> C:
@@ -198,20 +222,27 @@ class _Translator(Generic[C]):
     def range(self, path: str, op: Op, value: Any) -> C:
         key = _RANGE_KEYS[op]
         if isinstance(value, dt.datetime):
-            return self.b.datetime_range(path, {key: iso_utc(value)})
+            return self.b.datetime_range(self.shadow(path), {key: iso_utc(value)})
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise UnsupportedFilterError(self.backend, op.value, f"value {value!r}")
         return self.b.range(path, {key: self.number(value, op)})
 
 
 def translate(
-    filter: Filter | None, builder: Builder[C], *, root: str = "metadata", backend: str = "qdrant"
+    filter: Filter | None,
+    builder: Builder[C],
+    *,
+    root: str = "metadata",
+    backend: str = "qdrant",
+    dates_root: str | None = DATES_KEY,
 ) -> C | None:
     """Translate ``filter`` with ``builder``; ``None`` for no filter. The result is a
-    filter (``all_of`` of one condition when the tree is a single comparison)."""
+    filter (``all_of`` of one condition when the tree is a single comparison).
+    ``dates_root``: the payload key of the date shadow (``None``: no shadow, dates are
+    compared by Qdrant's own parser)."""
     if filter is None:
         return None
-    t = _Translator(builder, root, backend)
+    t = _Translator(builder, root, backend, dates_root)
     out = t.node(filter)
     if isinstance(filter, Comparison):
         out = builder.all_of([out])
@@ -253,9 +284,11 @@ class _ClientBuilder:
         return self.m.Filter(must_not=conditions)
 
 
-def to_qdrant_filter(filter: Filter | None, *, root: str = "metadata") -> Any:
+def to_qdrant_filter(
+    filter: Filter | None, *, root: str = "metadata", dates_root: str | None = DATES_KEY
+) -> Any:
     """``qdrant_client.models.Filter`` for a polyvec filter (``None`` for none)."""
-    return translate(filter, _ClientBuilder(), root=root, backend="qdrant")
+    return translate(filter, _ClientBuilder(), root=root, backend="qdrant", dates_root=dates_root)
 
 
 # -- qdrant-edge --------------------------------------------------------------------------
@@ -298,6 +331,10 @@ class _EdgeBuilder:
         return self.e.Filter(must_not=conditions)
 
 
-def to_edge_filter(filter: Filter | None, *, root: str = "metadata") -> Any:
+def to_edge_filter(
+    filter: Filter | None, *, root: str = "metadata", dates_root: str | None = DATES_KEY
+) -> Any:
     """``qdrant_edge.Filter`` for a polyvec filter (``None`` for none)."""
-    return translate(filter, _EdgeBuilder(), root=root, backend="qdrant-edge")
+    return translate(
+        filter, _EdgeBuilder(), root=root, backend="qdrant-edge", dates_root=dates_root
+    )

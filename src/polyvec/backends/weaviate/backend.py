@@ -113,6 +113,8 @@ class WeaviateBackend(NativeSearch, Backend):
     """
 
     schemes: ClassVar[tuple[str, ...]] = ("weaviate",)
+    engine_name: ClassVar[str] = "weaviate"
+    max_exact_int: ClassVar[int | None] = None  # facets: range_float and exact text
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="weaviate",
         sparse=False,
@@ -318,6 +320,7 @@ class WeaviateBackend(NativeSearch, Backend):
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         """Write ``documents`` with ``insert_many`` in batches (objects with the same
         UUID are replaced); a failed batch raises ``WriteError`` naming what was written."""
+        self.check_documents(documents)
         spec = self._require(collection)
         objects: list[Any] = []
         needed: set[str] = set()

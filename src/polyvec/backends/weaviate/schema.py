@@ -39,8 +39,8 @@ import numpy as np
 
 from polyvec.backends.ids import ID_NAMESPACE
 from polyvec.backends.ids import id_uuid as object_id
-from polyvec.backends.metaindex import plain_metadata
 from polyvec.backends.projection import project, stored_document
+from polyvec.backends.values import plain_metadata
 from polyvec.errors import ConfigurationError
 from polyvec.types import DocId, Document, SparseVector
 
