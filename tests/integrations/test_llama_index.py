@@ -422,6 +422,34 @@ def test_embeddings_both_ways(cached_embedder: Any) -> None:
     assert "PolyvecVectorStore(collection=Collection(" in repr(store)
 
 
+def test_dotted_metadata_keys_are_found_by_a_filter_on_them(
+    backend: Backend, collection_name: str, cached_embedder: Any
+) -> None:
+    # LlamaIndex keys are literal, polyvec field paths nested: the store nests a dotted key
+    # so that a filter on it finds the node, and gives the flat key back
+    from polyvec import InputError
+
+    store = PolyvecVectorStore(Collection(backend, collection_name, embedder=cached_embedder))
+    meta = [{"file.name": "a.pdf", "file.size": 3, "page": 1}, {"file.name": "b.pdf"}, {"x": 1}]
+    nodes = [TextNode(id_=f"n{i}", text=f"text {i}", metadata=m) for i, m in enumerate(meta)]
+    store.add(nodes)
+
+    def ids(key: str, op: str, value: Any = None) -> list[str]:
+        f = MetadataFilters(filters=[MetadataFilter(key=key, value=value, operator=op)])
+        got = sorted(n.node_id for n in store.get_nodes(filters=f))
+        result = store.query(VectorStoreQuery(query_str="text", similarity_top_k=9, filters=f))
+        assert sorted(result.ids or []) == got
+        return got
+
+    assert ids("file.name", "==", "a.pdf") == ["n0"]
+    assert ids("file.name", "in", ["a.pdf", "b.pdf"]) == ["n0", "n1"]
+    assert ids("file.size", ">", 2) == ["n0"]
+    assert ids("file.name", "is_empty") == ["n2"]
+    assert [n.metadata for n in store.get_nodes(["n0", "n1", "n2"])] == meta
+    with pytest.raises(InputError, match="'file'"):
+        store.add([TextNode(id_="x", text="x", metadata={"file": "a", "file.name": "b"})])
+
+
 def test_reserved_metadata_keys_are_refused(store: PolyvecVectorStore) -> None:
     from polyvec import InputError
 

@@ -35,6 +35,8 @@ EXPECTED = [
     (c("meta.d", ">=", "2024-05-01"), F("d") >= dt.date(2024, 5, 1)),
     (c("meta.a.b", "==", "z"), F("a.b") == "z"),
     (c("meta.d", "==", "2024-05-01"), F("d") == "2024-05-01"),  # == stays exact
+    # Haystack: a range with None matches nothing (and its NOT everything)
+    *[(c("meta.a", op, None), Or([])) for op in (">", ">=", "<", "<=")],
 ]
 
 
@@ -81,7 +83,8 @@ def test_logical_operators_and_nesting() -> None:
         ({"operator": "AND"}, FilterSyntaxError, "exactly the keys"),
         ({"operator": "AND", "conditions": ["x"]}, FilterSyntaxError, "must be a dict"),
         ({"$and": [{"a": 1}]}, FilterSyntaxError, "parse_filter"),
-        (c("meta.a", ">", None), FilterValueError, "never"),
+        (c("meta.a", "in", (1, 2)), FilterValueError, "[1, 2]"),  # Haystack: FilterError
+        (c("meta.a", "not in", (1,)), FilterValueError, "takes a list"),
         (c("meta.a", "==", [1, 2]), FilterValueError, "'in'"),
         (c("meta.a", "in", "x"), FilterValueError, "list"),
         (c("meta.a", ">", "soon"), FilterValueError, "ISO-8601"),
@@ -114,6 +117,8 @@ DOCS = {
         (c("meta.genre", "in", ["blog", None]), [2, 3, 4]),
         (c("meta.genre", "not in", ["blog", None]), [1]),
         (c("meta.rating", ">", 3), [1, 4]),
+        (c("meta.rating", ">", None), []),
+        ({"operator": "NOT", "conditions": [c("meta.rating", "<=", None)]}, [1, 2, 3, 4]),
         (
             {
                 "operator": "NOT",

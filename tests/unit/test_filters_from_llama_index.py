@@ -47,7 +47,11 @@ def test_new_operators_map_to_their_own_nodes() -> None:
     assert from_llama_index(one("t", "any", ["a", "b"])) == F("t").contains_any(["a", "b"])
     assert from_llama_index(one("t", "all", ["a"])) == F("t").contains_all(["a"])
     assert from_llama_index(one("t", "text_match", "Lin")) == F("t").text_match("Lin")
-    assert from_llama_index(one("t", "is_empty", None)) == Or([F("t").is_null(), F("t") == ""])
+    assert from_llama_index(one("t", "is_empty", None)) == F("t").is_null()
+    # LlamaIndex's documented is_empty: missing, null or []; not "", not a list holding ""
+    empty = from_llama_index(one("t", "is_empty", None))
+    assert [matches(empty, m) for m in ({}, {"t": None}, {"t": []})] == [True] * 3
+    assert [matches(empty, m) for m in ({"t": ""}, {"t": ["", "x"]}, {"t": 0})] == [False] * 3
     node = from_llama_index(one("t", "text_match", "Lin"))
     assert matches(node, {"t": "Linux"}) and not matches(node, {"t": "linux"})
 
@@ -75,6 +79,9 @@ def test_errors() -> None:
         from_llama_index(one("a", "==", None))
     with pytest.raises(FilterValueError):
         from_llama_index(one("a", "text_match", ""))
+    # LlamaIndex's all([]) holds on [] and "" too, which polyvec cannot tell from missing
+    with pytest.raises(FilterValueError, match="'all' with no values"):
+        from_llama_index(one("a", "all", []))
     with pytest.raises(FilterSyntaxError, match="MetadataFilters"):
         from_llama_index({"a": 1})  # type: ignore[arg-type]
     assert from_llama_index(one("a", "in", [1, 2])).op is Op.IN  # type: ignore[union-attr]

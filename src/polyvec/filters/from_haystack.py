@@ -10,23 +10,39 @@
 A comparison is ``{"field": "meta.<key>", "operator": op, "value": v}``; a logical node
 is ``{"operator": "AND" | "OR" | "NOT", "conditions": [...]}``. Metadata fields carry
 Haystack's ``meta.`` prefix, which is stripped (``meta.a.b`` is polyvec's nested
-``a.b``). Each operator is translated exactly, as Haystack's in-memory store evaluates it:
+``a.b``). Each operator is translated as below; where the meaning differs from Haystack's
+in-memory matcher is listed after the table:
 
 ================================  ===============================================
 Haystack                          polyvec
 ================================  ===============================================
 ``==``, ``!=``                    ``F(k) == v``, ``F(k) != v``
 ``== None``, ``!= None``          ``F(k).is_null()``, ``F(k).is_null(False)``
-``>  >=  <  <=``                  ``F(k) > v`` … (numbers, or ISO-8601 dates)
+``>  >=  <  <=``                  ``F(k) > v`` … (numbers, or ISO-8601 dates);
+                                  with ``None``: ``Or([])``, nothing matches
 ``in``, ``not in``                ``F(k).is_in(vs)``, ``F(k).not_in(vs)`` (a ``None``
                                   among the values also matches a missing field)
 ``AND``, ``OR``                   ``And``, ``Or``
 ``NOT``                           ``Not(And(...))``: not all of the conditions hold
 ================================  ===============================================
 
-Refused, with the fix in the message: fields outside ``meta`` (``id``, ``content``: not
-metadata), a range with ``None`` (it can never match), a list under ``==``, Haystack
-1.x-style dicts (parse those with :func:`polyvec.filters.parse_filter`).
+Refused, with the fix in the message (Haystack raises ``FilterError`` for the ones it
+shares; :class:`~polyvec.errors.FilterError` is what an adapter maps to it): fields
+outside ``meta`` (``id``, ``content``: not metadata), a tuple or a scalar for ``in`` /
+``not in``, a list under ``==`` or a range, a range with a string that is not an
+ISO-8601 date (Haystack also parses loose dates such as ``"May 1 2024"``; polyvec does
+not guess), Haystack 1.x-style dicts (parse those with :func:`polyvec.filters.parse_filter`).
+
+Where Haystack's in-memory matcher answers otherwise (listed in docs/filters.md; the
+tests run Haystack's own ``FilterDocumentsTest`` through this parser):
+
+* ``==``, ``!=``, ``in``, ``not in`` on a list field: polyvec tests each element,
+  Haystack the whole list;
+* ``[]`` is null in polyvec (``== None`` holds), a value in Haystack;
+* a bool never equals a number (Haystack: ``True == 1``);
+* a naive datetime is UTC in polyvec; Haystack gives it the other side's timezone;
+* a range on a field holding a non-date string is false in polyvec; Haystack parses the
+  string as a date, or raises ``FilterError``.
 """
 
 from __future__ import annotations
@@ -138,19 +154,16 @@ def _comparison(obj: Mapping[str, Any]) -> Filter:
             return F(field).is_null()
         if op is Op.NE:
             return F(field).is_null(False)
-        raise FilterValueError(
-            f"filter on {obj['field']!r}: {operator!r} with the value None can never "
-            "match; compare with a number or an ISO-8601 date, or test for null with "
-            "'==' None"
-        )
+        return Or([])  # Haystack: a range with None matches nothing (and NOT of it all)
     return Comparison(field, op, value)
 
 
 def _membership(field: str, op: Op, value: object) -> Filter:
-    if not isinstance(value, (list, tuple)):
+    if not isinstance(value, list):  # Haystack refuses a tuple or a set, too
+        listed = list(value) if isinstance(value, (tuple, set, frozenset)) else [value]
         raise FilterValueError(
             f"filter on 'meta.{field}': {'in' if op is Op.IN else 'not in'!r} takes a list "
-            f"of values, got {value!r}: write 'value': [{value!r}]"
+            f"of values, got {value!r}: write 'value': {listed!r}"
         )
     present = [v for v in value if v is not None]
     base = Comparison(field, op, present)

@@ -5,8 +5,8 @@
     ...     MetadataFilter(key="tags", value=["a", "b"], operator="any")]))
     Comparison(field='tags', op=<Op.CONTAINS_ANY: 'contains_any'>, value=('a', 'b'))
 
-Each ``FilterOperator`` is translated exactly, or refused with a typed error; none is
-ever ignored or widened:
+Each ``FilterOperator`` is translated, or refused with a typed error; none is ever
+ignored:
 
 ==========================  =====================================================
 LlamaIndex                  polyvec
@@ -16,13 +16,32 @@ LlamaIndex                  polyvec
 ``in  nin``                 ``F(k).is_in(vs)``, ``F(k).not_in(vs)``
 ``contains``                ``F(k).contains(v)`` (a list field holds ``v``)
 ``any``                     ``F(k).contains_any(vs)``
-``all``                     ``F(k).contains_all(vs)``
+``all``                     ``F(k).contains_all(vs)`` (an empty list is refused)
 ``text_match``              ``F(k).text_match(s)`` (case-sensitive substring)
 ``text_match_insensitive``  refused (``FilterSyntaxError``): not portable
-``is_empty``                ``F(k).is_null() | (F(k) == "")`` (missing, null, [] or "")
+``is_empty``                ``F(k).is_null()``: missing, null or ``[]``
 ``and  or``                 ``And``, ``Or`` (nested ``MetadataFilters`` too)
 ``not``                     ``Not(Or(...))``: none of the filters holds
 ==========================  =====================================================
+
+``is_empty`` is LlamaIndex's documented meaning ("not exist or empty (null or empty
+array)"), which its Qdrant store also runs. A key with dots (``file.name``) is a nested
+path, as in LlamaIndex's Qdrant store; :class:`polyvec.integrations.llama_index.PolyvecVectorStore`
+stores a node's dotted metadata key nested, so a filter on that key finds it.
+
+Where LlamaIndex's in-memory ``SimpleVectorStore`` answers otherwise (each listed in
+docs/filters.md and asserted by a randomized comparison in the tests):
+
+* ``==``, ``!=``, ``in``, ``nin`` on a list field: polyvec tests each element (as Qdrant
+  does), ``SimpleVectorStore`` the whole list (so ``==`` never holds there);
+* a bool never equals a number (``SimpleVectorStore``: ``True == 1``, ``True > 0``);
+* ``contains``, ``any``, ``all`` on a string field: false in polyvec, a substring test in
+  ``SimpleVectorStore`` (use ``text_match`` for substrings);
+* ``is_empty`` on ``""``: not empty (the documented meaning), empty in ``SimpleVectorStore``;
+* ranges on strings: polyvec compares ISO-8601 dates as instants (other strings never
+  match), ``SimpleVectorStore`` compares any two strings by code point;
+* where ``SimpleVectorStore`` raises ``TypeError`` (a range or ``text_match`` on a list,
+  a range between a number and a string) polyvec answers by its own rules.
 
 Requires ``pip install 'polyvec[llamaindex]'`` (the framework is imported on first use).
 """
@@ -69,9 +88,16 @@ def _one(f: MetadataFilter) -> Filter:
                 f"filter on {f.key!r}: the LlamaIndex operator {operator!r} takes a list "
                 f"of values, got {f.value!r}: write value=[{f.value!r}]"
             )
+        if op is Op.CONTAINS_ALL and not f.value:
+            raise FilterValueError(
+                f"filter on {f.key!r}: the LlamaIndex operator 'all' with no values holds "
+                "on every document whose key is not null in LlamaIndex (an empty list "
+                "included), which polyvec cannot tell from a missing key: drop the "
+                "condition, or test the key with 'is_empty'"
+            )
         return Comparison(f.key, op, f.value)
     if operator == "is_empty":
-        return F(f.key).is_null() | (F(f.key) == "")
+        return F(f.key).is_null()
     if operator == "text_match_insensitive":
         raise FilterSyntaxError(
             f"the LlamaIndex filter operator 'text_match_insensitive' on {f.key!r} has no "
@@ -113,7 +139,8 @@ def from_llama_index(filters: MetadataFilters | None) -> Filter | None:
     Comparison(field='year', op=<Op.GTE: 'gte'>, value=2020)
 
     Raises :class:`~polyvec.errors.FilterValueError` for a value of the wrong type
-    (``None``: use ``is_empty``), :class:`~polyvec.errors.FilterSyntaxError` for
+    (``None``: use ``is_empty``) and for ``all`` with no values,
+    :class:`~polyvec.errors.FilterSyntaxError` for
     ``text_match_insensitive`` and unknown operators.
     """
     if filters is None:

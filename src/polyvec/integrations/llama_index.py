@@ -25,7 +25,8 @@ Usage::
     engine = index.as_query_engine(llm=llm, vector_store_query_mode="hybrid", alpha=0.6)
 
 Nodes are stored as polyvec documents (id = node id, text = node content, metadata =
-node metadata); the rest of the node (relationships, templates, excluded keys …) goes
+node metadata, a dotted key such as ``file.name`` stored as the nested field
+``file`` → ``name`` so that a filter on ``file.name`` finds it); the rest of the node (relationships, templates, excluded keys …) goes
 into two reserved metadata keys, :data:`NODE_KEY` and :data:`REF_DOC_KEY`, which never
 appear in the metadata handed back to you. Requires ``pip install 'polyvec[llamaindex]'``.
 """
@@ -86,6 +87,7 @@ from polyvec.integrations._common import (
     split_config_options,
     visible_metadata,
 )
+from polyvec.integrations._dotted_keys import fold, unfold
 from polyvec.integrations._llama_index_extras import (
     LlamaIndexEmbedder,
     LlamaIndexQueryGenerator,
@@ -123,6 +125,8 @@ _NODE_CLASSES: dict[str, type[BaseNode]] = {
     cls.class_name(): cls for cls in (TextNode, LIDocument, ImageNode, IndexNode, Node)
 }
 _OWN_FIELDS = ("id_", "embedding", "metadata", "text", "class_name")
+_DOTTED = "polyvec_dotted_keys"
+"""Key in :data:`NODE_KEY`'s JSON: the node's dotted metadata keys, stored nested."""
 
 
 # -- nodes <-> polyvec documents ----------------------------------------------------------
@@ -138,6 +142,10 @@ def node_to_document(node: BaseNode) -> Document:
     data = node.model_dump(mode="json")
     for key in _OWN_FIELDS:
         data.pop(key, None)
+    # a dotted key is stored nested, so that a filter on it (a nested path) finds it
+    metadata, dotted = fold(metadata, where=f"node {node.node_id!r}")
+    if dotted:
+        data[_DOTTED] = dotted
     metadata[NODE_KEY] = json.dumps({"class_name": node.class_name(), **data})
     if node.ref_doc_id is not None:
         metadata[REF_DOC_KEY] = node.ref_doc_id
@@ -155,6 +163,7 @@ def document_to_node(doc: Document) -> BaseNode:
     if not isinstance(raw, str):
         return TextNode(id_=str(doc.id), text=doc.text, metadata=metadata)
     data = json.loads(raw)
+    metadata = unfold(metadata, data.pop(_DOTTED, ()))
     cls = _NODE_CLASSES.get(data.pop("class_name", ""), TextNode)
     node = cls.from_dict({**data, "id_": str(doc.id), "metadata": metadata})
     node.set_content(doc.text)
