@@ -42,7 +42,7 @@ import re
 from typing import Any, Generic, Protocol, TypeVar
 
 from polyvec.errors import UnsupportedFilterError
-from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
+from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, flattened
 from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = [
@@ -212,7 +212,7 @@ def translate(
     if filter is None:
         return None
     t = _Translator(builder, root, backend)
-    out = t.node(filter)
+    out = t.node(flattened(filter))  # at most limits.MAX_DEPTH deep, whatever the raw nesting
     if isinstance(filter, Comparison):
         out = builder.all_of([out])
     return out
