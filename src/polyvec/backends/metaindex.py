@@ -40,13 +40,23 @@ import datetime as dt
 import json
 import math
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal, TypeVar, Union
 
 from polyvec.backends.values import EXACT_FLOAT_INT, epoch_us, range_float
 from polyvec.errors import UnsupportedFilterError
-from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+from polyvec.filters.ast import (
+    And,
+    Comparison,
+    Filter,
+    Not,
+    Op,
+    Or,
+    flattened,
+    parse_iso_datetime,
+)
+from polyvec.filters.limits import SHADOW_MAX_NESTING, SHADOW_MAX_TESTS, too_large
 from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
 
 __all__ = [
@@ -62,8 +72,11 @@ __all__ = [
     "Node",
     "Text",
     "Token",
+    "count_tests",
     "dump_metadata",
+    "emit",
     "flatten",
+    "nesting",
     "plan",
     "value_token",
 ]
@@ -320,14 +333,79 @@ def plan(filter: Filter | None, backend: str, negated: bool = False) -> Node:
     the backend in ``UnsupportedFilterError``."""
     if filter is None:
         return TRUE
+    return _plan(flattened(filter), backend, negated)  # at most limits.MAX_DEPTH deep
+
+
+def _plan(filter: Filter, backend: str, negated: bool) -> Node:
     if isinstance(filter, Comparison):
         if filter.op in REWRITTEN:
-            return plan(rewrite(filter), backend, negated)
+            return _plan(rewrite(filter), backend, negated)
         return _leaf(filter, negated, backend)
     if isinstance(filter, Not):
-        return plan(filter.child, backend, not negated)
+        return _plan(filter.child, backend, not negated)
     if isinstance(filter, (And, Or)):
-        kids = [plan(child, backend, negated) for child in filter.children]
+        kids = [_plan(child, backend, negated) for child in filter.children]
         conjunctive = isinstance(filter, And) is not negated
         return _all(kids) if conjunctive else _any(kids)
     raise UnsupportedFilterError(backend, type(filter).__name__, "not a filter node")
+
+
+# -- emitting a plan ---------------------------------------------------------------------
+T = TypeVar("T")
+
+
+def count_tests(node: Node) -> int:
+    """The leaf tests of a plan (what :data:`~polyvec.filters.limits.SHADOW_MAX_TESTS`
+    counts)."""
+    if isinstance(node, (AllOf, AnyOf)):
+        return sum(count_tests(child) for child in node.children)
+    return 0 if isinstance(node, Const) else 1
+
+
+def emit(
+    node: Node,
+    backend: str,
+    leaf: Callable[[Node], T],
+    join: Callable[[bool, list[T]], T],
+    fanout: int,
+) -> T:
+    """Write a plan (not a ``Const``) in a backend's syntax: ``leaf`` writes a leaf,
+    ``join(conjunctive, parts)`` an and/or of two to ``fanout`` parts. A longer list is
+    joined in groups of ``fanout``, then the groups likewise, so no engine meets a
+    chain it nests as deep as the list is long (Chroma's SQLite refuses past ~1,000,
+    milvus-lite past ~45). A plan with more tests than ``SHADOW_MAX_TESTS`` or more
+    levels (groups included) than ``SHADOW_MAX_NESTING`` is refused before the
+    engine sees it."""
+    found = count_tests(node)
+    if found > SHADOW_MAX_TESTS:
+        raise too_large(backend, "value tests", found, SHADOW_MAX_TESTS, "SHADOW_MAX_TESTS")
+    out, levels = _emit(node, leaf, join, fanout)
+    if levels > SHADOW_MAX_NESTING:
+        raise too_large(
+            backend, "nested and/or levels", levels, SHADOW_MAX_NESTING, "SHADOW_MAX_NESTING"
+        )
+    return out
+
+
+def nesting(node: Node, fanout: int) -> int:
+    """The and/or levels :func:`emit` writes for ``node`` with ``fanout`` (groups
+    included): what ``SHADOW_MAX_NESTING`` bounds."""
+    return _emit(node, lambda _: 0, lambda _, parts: 0, fanout)[1]
+
+
+def _emit(
+    node: Node, leaf: Callable[[Node], T], join: Callable[[bool, list[T]], T], fanout: int
+) -> tuple[T, int]:
+    if not isinstance(node, (AllOf, AnyOf)):
+        return leaf(node), 0
+    conjunctive = isinstance(node, AllOf)
+    parts = [_emit(child, leaf, join, fanout) for child in node.children]
+    while len(parts) > 1:
+        chunks = [parts[i : i + fanout] for i in range(0, len(parts), fanout)]
+        parts = [
+            (join(conjunctive, [p for p, _ in chunk]), 1 + max(d for _, d in chunk))
+            if len(chunk) > 1
+            else chunk[0]
+            for chunk in chunks
+        ]
+    return parts[0]

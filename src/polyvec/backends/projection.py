@@ -48,7 +48,16 @@ from typing import Any, Union
 
 from polyvec.backends.values import epoch_us, range_float
 from polyvec.errors import UnsupportedFilterError
-from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+from polyvec.filters.ast import (
+    And,
+    Comparison,
+    Filter,
+    Not,
+    Op,
+    Or,
+    flattened,
+    parse_iso_datetime,
+)
 from polyvec.filters.rewrite import REWRITTEN, rewrite, text_match_unsupported
 
 __all__ = [
@@ -357,4 +366,5 @@ def to_ir(filter: Filter | None, *, backend: str, reserved: str = "") -> IR:
     """
     if filter is None:
         return Const(True)
-    return _Translator(backend, reserved).node(filter, False)
+    # the merged tree is at most limits.MAX_DEPTH deep, whatever the raw nesting
+    return _Translator(backend, reserved).node(flattened(filter), False)

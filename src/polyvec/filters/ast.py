@@ -34,10 +34,11 @@ import math
 import numbers
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NoReturn, Union
 
 from polyvec.errors import FilterSyntaxError, FilterValueError
+from polyvec.filters.limits import MAX_DEPTH, too_deep
 
 __all__ = [
     "SYMBOL_OPS",
@@ -49,6 +50,7 @@ __all__ = [
     "Op",
     "Or",
     "Scalar",
+    "flattened",
     "parse_iso_datetime",
     "validate_field",
 ]
@@ -104,8 +106,23 @@ SYMBOL_OPS: dict[str, Op] = {
 (``SYMBOL_OPS[">="] is Op.GTE``); each parser adds its own spellings."""
 
 
+def is_text(text: str) -> bool:
+    """Whether ``text`` is valid Unicode text: no surrogate code point (``"\\ud800"``),
+    which UTF-8 cannot encode and so no backend can store or compare.
+
+    >>> is_text("日本語 𝄞"), is_text("bad \\ud800")
+    (True, False)
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def validate_field(field: str) -> str:
-    """Check a field path: a non-empty string, no empty segment (``a..b``), no leading ``$``.
+    """Check a field path: a non-empty string of valid Unicode (no lone surrogate), no
+    empty segment (``a..b``), no leading ``$``.
 
     >>> validate_field("meta.author")
     'meta.author'
@@ -120,6 +137,12 @@ def validate_field(field: str) -> str:
         raise FilterSyntaxError(
             f"filter field {field!r} starts with '$', which marks operators: "
             "rename the metadata key"
+        )
+    if not is_text(field):
+        raise FilterSyntaxError(
+            f"filter field {field!r} holds a surrogate code point, which is not valid "
+            "Unicode, so no backend can store or match it: decode the name properly (e.g. "
+            "bytes.decode('utf-8'), never errors='surrogateescape')"
         )
     return field
 
@@ -229,11 +252,22 @@ def _check_scalar(op: Op, value: object) -> Scalar:
                     "range comparisons on strings are not portable across backends",
                 )
             return parsed
-        return str.__str__(value)
+        return _text(op, value)
     _refuse(
         op,
         f"needs a str, int, float, bool or date value, got {type(value).__name__} ({value!r})",
     )
+
+
+def _text(op: Op, value: str) -> str:
+    if not is_text(value):
+        _refuse(
+            op,
+            f"cannot compare with {value!r:.80}: it holds a surrogate code point, which is "
+            "not valid Unicode, so no backend can store or match it: decode the text properly "
+            "(e.g. bytes.decode('utf-8'), never errors='surrogateescape')",
+        )
+    return str.__str__(value)
 
 
 def _type_key(value: Any) -> Any:
@@ -291,7 +325,7 @@ class Comparison:
                 raise FilterValueError(
                     f"text_match needs a non-empty string to look for, got {value!r}"
                 )
-            return str.__str__(value)
+            return _text(op, value)
         if op.takes_list:
             if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
                 raise FilterValueError(
@@ -377,30 +411,56 @@ def _check_children(children: Iterable[Any], name: str) -> tuple[Filter, ...]:
     return kids
 
 
+def _depth_of(kind: type, children: tuple[Filter, ...]) -> int:
+    """The merged depth of a node of ``kind`` over ``children`` (an ``And`` child of an
+    ``And``, or ``Or`` of an ``Or``, merges into it and adds no level); refused above
+    ``MAX_DEPTH``, before the tree can reach an engine."""
+    merges = kind is not Not
+    found = 1 + max(
+        (
+            0 if isinstance(c, Comparison) else c.depth - (merges and type(c) is kind)
+            for c in children
+        ),
+        default=0,
+    )
+    if found > MAX_DEPTH:
+        raise too_deep(found)
+    return found
+
+
 @dataclass(frozen=True, slots=True, init=False)
 class And(_Combinable):
     """All children hold. An empty ``And`` is true (matches everything).
 
-    ``And([f, g])`` takes any iterable of filters; ``children`` is a tuple.
+    ``And([f, g])`` takes any iterable of filters; ``children`` is a tuple. ``depth``
+    is its nesting, counted with nested ``And`` children merged
+    (:data:`polyvec.filters.limits.MAX_DEPTH`).
     """
 
     children: tuple[Filter, ...]
+    depth: int = field(default=1, repr=False, compare=False)
 
     def __init__(self, children: Iterable[Filter] = ()) -> None:
-        object.__setattr__(self, "children", _check_children(children, "And"))
+        kids = _check_children(children, "And")
+        object.__setattr__(self, "children", kids)
+        object.__setattr__(self, "depth", _depth_of(And, kids))
 
 
 @dataclass(frozen=True, slots=True, init=False)
 class Or(_Combinable):
     """At least one child holds. An empty ``Or`` is false (matches nothing).
 
-    ``Or([f, g])`` takes any iterable of filters; ``children`` is a tuple.
+    ``Or([f, g])`` takes any iterable of filters; ``children`` is a tuple; ``depth``
+    as for :class:`And`.
     """
 
     children: tuple[Filter, ...]
+    depth: int = field(default=1, repr=False, compare=False)
 
     def __init__(self, children: Iterable[Filter] = ()) -> None:
-        object.__setattr__(self, "children", _check_children(children, "Or"))
+        kids = _check_children(children, "Or")
+        object.__setattr__(self, "children", kids)
+        object.__setattr__(self, "depth", _depth_of(Or, kids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -408,16 +468,66 @@ class Not(_Combinable):
     """The child does not hold."""
 
     child: Filter
+    depth: int = field(default=1, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.child, (Comparison, And, Or, Not)):
             raise FilterSyntaxError(
                 f"Not takes one filter, got {type(self.child).__name__} ({self.child!r})"
             )
+        object.__setattr__(self, "depth", _depth_of(Not, (self.child,)))
 
 
 Filter = Union[Comparison, And, Or, Not]
 """Any node of the filter AST."""
+
+
+def flattened(node: Filter) -> Filter:
+    """``node`` with every ``And`` child of an ``And`` (``Or`` of an ``Or``) merged into
+    its parent, in order (``node`` itself when there is nothing to merge). Iterative,
+    so any raw nesting works; what it returns nests at most ``MAX_DEPTH`` levels, which
+    the evaluator and the translations recurse over.
+
+    >>> chain = F("a") == 1
+    >>> for _ in range(5000):
+    ...     chain = And([chain, F("b") == 2])
+    >>> (len(flattened(chain).children), chain.depth)
+    (5001, 1)
+    """
+    done: dict[int, Filter] = {}
+    stack: list[tuple[Filter, bool]] = [(node, False)]
+    while stack:
+        item, expanded = stack.pop()
+        if id(item) in done:
+            continue
+        if isinstance(item, Comparison):
+            done[id(item)] = item
+        elif not expanded:
+            stack.append((item, True))
+            kids = (item.child,) if isinstance(item, Not) else item.children
+            stack.extend((kid, False) for kid in kids)
+        elif isinstance(item, Not):
+            child = done[id(item.child)]
+            done[id(item)] = item if child is item.child else Not(child)
+        else:
+            done[id(item)] = _merged(item, done)
+    return done[id(node)]
+
+
+def _merged(item: And | Or, done: dict[int, Filter]) -> Filter:
+    kind = type(item)
+    kids: list[Filter] = []
+    changed = False
+    for child in item.children:
+        new = done[id(child)]
+        if type(new) is kind:
+            assert isinstance(new, (And, Or))
+            kids.extend(new.children)
+            changed = True
+        else:
+            kids.append(new)
+            changed = changed or new is not child
+    return kind(kids) if changed else item
 
 
 class F:

@@ -50,6 +50,7 @@ from polyvec.filters.ast import (
     Op,
     Or,
     Scalar,
+    flattened,
     parse_iso_datetime,
 )
 from polyvec.filters.parse import FilterLike, parse_filter
@@ -89,7 +90,7 @@ def matches(filter: FilterLike, metadata: Mapping[str, Any]) -> bool:
     node = parse_filter(filter)
     if node is None:
         return True
-    return _matches(node, metadata)
+    return _matches(flattened(node), metadata)
 
 
 @overload
@@ -127,6 +128,8 @@ def select(
     [('y', 2)]
     """
     node = parse_filter(filter)
+    if node is not None:
+        node = flattened(node)  # recursion over at most limits.MAX_DEPTH levels
     if isinstance(docs, Mapping) and metadata is None:
         return [key for key, meta in docs.items() if node is None or _matches(node, meta)]
     get = metadata or _metadata_of

@@ -27,11 +27,12 @@ The dict syntax:
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from typing import Any, Union
 
 from polyvec.errors import FilterSyntaxError, FilterValueError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, parse_iso_datetime
+from polyvec.filters.limits import MAX_DEPTH, too_deep
 
 __all__ = [
     "FIELD_OPERATORS",
@@ -75,14 +76,37 @@ def parse_filter(obj: FilterLike) -> Filter | None:
     if obj is None or isinstance(obj, _FILTER_TYPES):
         return obj
     if isinstance(obj, Mapping):
-        return _parse_node(obj)
+        return _run(_parse_node(obj))
     raise FilterSyntaxError(
         f"a filter must be a dict, a polyvec filter (e.g. F('page') >= 3) or None, "
         f"got {type(obj).__name__} ({obj!r})"
     )
 
 
-def _parse_node(obj: object, where: str = "filter") -> Filter:
+# A node's parser is a generator that yields ``(dict, where)`` for each sub-filter and
+# is sent its parsed Filter back; _run drives them from a list, so a filter dict nested
+# deeper than Python's recursion limit (a long machine-built $and chain) still parses,
+# and the node constructors decide whether it is too deep (limits.MAX_DEPTH).
+_Parser = Generator[tuple[object, str], Filter, Filter]
+
+
+def _run(root: _Parser) -> Filter:
+    stack = [root]
+    sent: Filter | None = None
+    while True:
+        try:
+            obj, where = stack[-1].send(sent)  # type: ignore[arg-type]
+        except StopIteration as done:
+            stack.pop()
+            if not stack:
+                return done.value  # type: ignore[no-any-return]
+            sent = done.value
+        else:
+            stack.append(_parse_node(obj, where))
+            sent = None
+
+
+def _parse_node(obj: object, where: str = "filter") -> _Parser:
     if isinstance(obj, _FILTER_TYPES):
         return obj
     if not isinstance(obj, Mapping):
@@ -94,7 +118,7 @@ def _parse_node(obj: object, where: str = "filter") -> Filter:
         if not isinstance(key, str):
             raise FilterSyntaxError(f"filter keys must be strings, got {key!r} in {where}")
         if key.startswith("$"):
-            parts.append(_parse_logical(key, value))
+            parts.append((yield from _parse_logical(key, value)))
         else:
             condition = _parse_field(key, value)
             # several operators on one field and several keys make one flat And
@@ -105,17 +129,19 @@ def _parse_node(obj: object, where: str = "filter") -> Filter:
     return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
-def _parse_logical(key: str, value: object) -> Filter:
+def _parse_logical(key: str, value: object) -> _Parser:
     if key in ("$and", "$or"):
         if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, (list, tuple)):
             raise FilterSyntaxError(
                 f"{key} takes a list of filters, got {type(value).__name__} ({value!r}): "
                 f"write {{'{key}': [{{...}}, {{...}}]}}"
             )
-        kids = tuple(_parse_node(v, f"each item of {key}") for v in value)
+        kids = []
+        for v in value:
+            kids.append((yield (v, f"each item of {key}")))
         return And(kids) if key == "$and" else Or(kids)
     if key == "$not":
-        return Not(_parse_node(value, "the value of $not"))
+        return Not((yield (value, "the value of $not")))
     if key in FIELD_OPERATORS:
         raise FilterSyntaxError(
             f"{key} compares a field, so it goes under a field name: "
@@ -124,7 +150,11 @@ def _parse_logical(key: str, value: object) -> Filter:
     raise FilterSyntaxError(f"unknown filter operator {key!r}; known operators: {_KNOWN}")
 
 
-def _parse_field(field: str, value: object) -> Filter:
+def _parse_field(field: str, value: object, nots: int = 0) -> Filter:
+    """``nots``: the field-level ``$not`` levels above (each is a Not; bounding them
+    keeps this recursion far below Python's limit)."""
+    if nots > MAX_DEPTH:
+        raise too_deep(nots)
     if isinstance(value, _FILTER_TYPES):
         raise FilterSyntaxError(
             f"field {field!r} is given a filter object as its value: build it with "
@@ -136,7 +166,7 @@ def _parse_field(field: str, value: object) -> Filter:
                 f"field {field!r} has an empty operator dict: write e.g. "
                 f"{{'{field}': {{'$eq': value}}}}"
             )
-        conditions = [_parse_operator(field, op, v) for op, v in value.items()]
+        conditions = [_parse_operator(field, op, v, nots) for op, v in value.items()]
         return conditions[0] if len(conditions) == 1 else And(tuple(conditions))
     return _comparison(field, Op.EQ, value)
 
@@ -164,7 +194,7 @@ def _like(field: str, op: str, value: object) -> Filter:
     )
 
 
-def _parse_operator(field: str, op: object, value: object) -> Filter:
+def _parse_operator(field: str, op: object, value: object, nots: int = 0) -> Filter:
     if not isinstance(op, str) or not op.startswith("$"):
         raise FilterSyntaxError(
             f"field {field!r} has the key {op!r} among its operators: operators start "
@@ -177,7 +207,7 @@ def _parse_operator(field: str, op: object, value: object) -> Filter:
                 f"$not under field {field!r} takes an operator dict, got {value!r}: "
                 f"write {{'{field}': {{'$not': {{'$gt': 3}}}}}}"
             )
-        return Not(_parse_field(field, value))
+        return Not(_parse_field(field, value, nots + 1))
     if op in ("$and", "$or"):
         raise FilterSyntaxError(
             f"{op} combines whole filters and cannot go under the field {field!r}: "

@@ -34,8 +34,6 @@ import numpy as np
 
 from polyvec.backends.metaindex import (
     TRUE,
-    AllOf,
-    AnyOf,
     Bound,
     Const,
     Flat,
@@ -43,6 +41,7 @@ from polyvec.backends.metaindex import (
     Node,
     Text,
     Token,
+    emit,
     plan,
 )
 from polyvec.errors import InvalidVectorError
@@ -88,7 +87,12 @@ def flat_metadata(meta_json: str, flat: Flat) -> dict[str, Any]:
     return out
 
 
-def _emit(node: Node) -> dict[str, Any]:
+_FANOUT = 16
+"""Children per ``$and``/``$or``: Chroma's SQLite nests a list as deep as it is long
+and refuses past ~1,000 levels, so even 40 nested levels of groups stay far below."""
+
+
+def _leaf(node: Node) -> dict[str, Any]:
     if isinstance(node, Token):
         return {f"pv:t:{node.path}": {"$contains" if node.present else "$not_contains": node.token}}
     if isinstance(node, Marker):
@@ -99,11 +103,11 @@ def _emit(node: Node) -> dict[str, Any]:
         raise text_match_unsupported(
             "chroma", "Chroma tests substrings of documents only, never of metadata"
         )
-    if isinstance(node, AllOf):
-        return {"$and": [_emit(child) for child in node.children]}
-    if isinstance(node, AnyOf):
-        return {"$or": [_emit(child) for child in node.children]}
     raise AssertionError(f"constants are handled by to_where, got {node!r}")  # pragma: no cover
+
+
+def _join(conjunctive: bool, parts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"$and" if conjunctive else "$or": parts}
 
 
 def to_where(filter: Filter | None) -> dict[str, Any] | None:
@@ -112,7 +116,7 @@ def to_where(filter: Filter | None) -> dict[str, Any] | None:
     node = plan(filter, "chroma")
     if isinstance(node, Const):
         return None if node == TRUE else NOTHING
-    return _emit(node)
+    return emit(node, "chroma", _leaf, _join, _FANOUT)
 
 
 # -- the sparse vector, compactly: base64 of little-endian uint32 indices + float32 values

@@ -38,8 +38,6 @@ from typing import Any
 
 from polyvec.backends.metaindex import (
     TRUE,
-    AllOf,
-    AnyOf,
     Bound,
     Const,
     Flat,
@@ -47,6 +45,7 @@ from polyvec.backends.metaindex import (
     Node,
     Text,
     Token,
+    emit,
     plan,
 )
 from polyvec.filters.rewrite import text_match_unsupported
@@ -128,7 +127,7 @@ def like_pattern(text: str) -> str:
     return quote("%" + escaped + "%")
 
 
-def _emit(node: Node) -> str:
+def _leaf(node: Node) -> str:
     if isinstance(node, Token):
         test = "==" if node.present else "!="
         return f'pv["t"][{quote(node.path)}][{quote(node.token)}] {test} 1'
@@ -138,11 +137,11 @@ def _emit(node: Node) -> str:
         return f'pv["{node.stat}"][{quote(node.path)}] {_OPS[node.op]} {number(node.value)}'
     if isinstance(node, Text):
         return f'pv["x"][{quote(node.path)}] like {like_pattern(node.text)}'
-    if isinstance(node, AllOf):
-        return "(" + " and ".join(_emit(child) for child in node.children) + ")"
-    if isinstance(node, AnyOf):
-        return "(" + " or ".join(_emit(child) for child in node.children) + ")"
     raise AssertionError(f"constants are handled by to_expr, got {node!r}")  # pragma: no cover
+
+
+def _join(conjunctive: bool, parts: list[str]) -> str:
+    return "(" + (" and " if conjunctive else " or ").join(parts) + ")"
 
 
 def to_expr(filter: Any) -> str | None:
@@ -151,7 +150,9 @@ def to_expr(filter: Any) -> str | None:
     node = plan(filter, "milvus")
     if isinstance(node, Const):
         return None if node == TRUE else NOTHING
-    return _emit(node)
+    # milvus-lite parses "a or b or c" as nested pairs and refuses ~45 levels of them
+    # ("unsupported expr proto node"): join in balanced pairs, log2(n) levels
+    return emit(node, "milvus", _leaf, _join, 2)
 
 
 def ids_expr(keys: Sequence[str], field: str = "id") -> str:

@@ -17,8 +17,11 @@ field ``k1.k2…``; ``d`` is the same path in the ``dates`` column, see ``codec`
 ``eq v``                  ``x @> v`` — jsonb containment is type-strict equality for a
                           scalar, and "has an element equal to v" for an array
 ``eq datetime``           ``d @> instant``
+``eq`` a str with NUL     ``FALSE``: jsonb cannot hold NUL, so no stored value equals it
 ``ne`` / ``nin``          ``NOT COALESCE(eq / in, FALSE)`` (true on a missing field)
-``in [v…]``               ``eq v1 OR eq v2 …`` (empty: FALSE)
+``in [v…]``               ``x @> ANY(array of v…)``: one array parameter, however long
+                          the list (``eq`` of each value; dates against ``d``; empty:
+                          FALSE)
 ``contains v``            ``x @> [v]`` (only an array contains an array)
 ``gt/gte/lt/lte n``       ``x`` is a number and compares, or an array with a number
                           element that does (jsonb orders numbers numerically)
@@ -50,7 +53,7 @@ from psycopg.types.json import Jsonb
 from polyvec.backends.pgvector.codec import dump_json
 from polyvec.backends.values import epoch_us
 from polyvec.errors import FilterSyntaxError
-from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, validate_field
+from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, flattened, validate_field
 from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = ["Params", "field_path", "to_sql"]
@@ -132,12 +135,40 @@ def _operand(field: str, value: Any, params: Params) -> tuple[sql.Composable, An
     return field_path("metadata", field, params), value
 
 
+def _storable(value: Any) -> bool:
+    """False for a string with NUL: jsonb cannot hold one, so no stored value equals
+    (or contains) it and the comparison is constant, never an error."""
+    return not (isinstance(value, str) and "\x00" in value)
+
+
 def _eq(field: str, value: Any, params: Params) -> sql.Composable:
+    if not _storable(value):
+        return FALSE
     path, wanted = _operand(field, value, params)
     return sql.SQL("({} @> {})").format(path, params.json(wanted))
 
 
+def _in(field: str, values: tuple[Any, ...], params: Params) -> sql.Composable:
+    """``eq`` of any of ``values``: one ``@> ANY(jsonb[])`` per column, so a long list
+    is one parameter (an ``OR`` of thousands of terms takes Postgres seconds to plan)."""
+    groups: dict[bool, tuple[sql.Composable, list[Any]]] = {}  # keyed by "is a date"
+    for value in filter(_storable, values):
+        path, wanted = _operand(field, value, params)
+        groups.setdefault(isinstance(value, dt.datetime), (path, []))[1].append(wanted)
+    clauses: list[sql.Composable] = [
+        sql.SQL("({} @> {})").format(path, params.json(wanted[0]))
+        if len(wanted) == 1
+        else sql.SQL("({} @> ANY({}::jsonb[]))").format(
+            path, params.add([Jsonb(w, dumps=_dumps) for w in wanted])
+        )
+        for path, wanted in groups.values()
+    ]
+    return _join("OR", clauses, FALSE)
+
+
 def _contains(field: str, value: Any, params: Params) -> sql.Composable:
+    if not _storable(value):
+        return FALSE
     path, wanted = _operand(field, value, params)
     return sql.SQL("({} @> {})").format(path, params.json([wanted]))
 
@@ -195,9 +226,9 @@ def _comparison(node: Comparison, params: Params) -> sql.Composable:
     if op is Op.NE:
         return _not(_eq(field, value, params))
     if op is Op.IN:
-        return _join("OR", [_eq(field, v, params) for v in value], FALSE)
+        return _in(field, value, params)
     if op is Op.NIN:
-        return _not(_join("OR", [_eq(field, v, params) for v in value], FALSE))
+        return _not(_in(field, value, params))
     if op is Op.CONTAINS:
         return _contains(field, value, params)
     if op is Op.EXISTS:
@@ -205,7 +236,7 @@ def _comparison(node: Comparison, params: Params) -> sql.Composable:
     if op is Op.TEXT_MATCH:
         return _text_match(field, value, params)
     if op in REWRITTEN:
-        return to_sql(rewrite(node), params)
+        return _to_sql(rewrite(node), params)
     if op.is_range:
         return _range(field, op, value, params)
     raise FilterSyntaxError(f"unknown filter operator {op!r}")  # pragma: no cover
@@ -216,14 +247,18 @@ def to_sql(node: Filter | None, params: Params) -> sql.Composable:
     added to ``params``."""
     if node is None:
         return TRUE
+    return _to_sql(flattened(node), params)  # at most limits.MAX_DEPTH levels deep
+
+
+def _to_sql(node: Filter, params: Params) -> sql.Composable:
     if isinstance(node, Comparison):
         return _comparison(node, params)
     if isinstance(node, And):
-        return _join("AND", [to_sql(child, params) for child in node.children], TRUE)
+        return _join("AND", [_to_sql(child, params) for child in node.children], TRUE)
     if isinstance(node, Or):
-        return _join("OR", [to_sql(child, params) for child in node.children], FALSE)
+        return _join("OR", [_to_sql(child, params) for child in node.children], FALSE)
     if isinstance(node, Not):
-        return _not(to_sql(node.child, params))
+        return _not(_to_sql(node.child, params))
     raise FilterSyntaxError(
         f"not a filter: {type(node).__name__} ({node!r}); build one with polyvec.F or "
         "polyvec.filters.parse_filter"

@@ -52,7 +52,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from polyvec.backends.values import EXACT_FLOAT_INT
 from polyvec.errors import UnsupportedFilterError
-from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
+from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, flattened
 from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = [
@@ -243,7 +243,7 @@ def translate(
     if filter is None:
         return None
     t = _Translator(builder, root, backend, dates_root)
-    out = t.node(filter)
+    out = t.node(flattened(filter))  # at most limits.MAX_DEPTH deep, whatever the raw nesting
     if isinstance(filter, Comparison):
         out = builder.all_of([out])
     return out
