@@ -135,17 +135,29 @@ def test_awkward_values_match_the_evaluator(qb: QdrantBase) -> None:
 # -- translation (no engine) ----------------------------------------------------------
 def test_translation_shapes() -> None:
     f = to_qdrant_filter(F("page") != 3)
-    assert f.must[0].must_not[0].range.gte == 3.0  # ne is must_not of eq
+    ne = f.must[0].must_not[0]  # ne is must_not of eq, on the number shadow's exact text
+    assert (ne.key, ne.match.value) == ("pv_numbers.page", "3")
+    f = to_qdrant_filter(F("page") != 3.0, numbers_root=None)  # no shadow: a range
+    assert f.must[0].must_not[0].range.gte == 3.0
     assert to_qdrant_filter(None) is None
     empty_or = to_qdrant_filter(Or(()))
     assert empty_or.must_not[0].must == []  # matches nothing
     assert to_qdrant_filter(F("t").is_in(["a", "b", 1])).must[0].should[0].match.any == ["a", "b"]
     rng = to_qdrant_filter(F("d") >= dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc))
     assert rng.must[0].range.gte == dt.datetime(1, 1, 1, tzinfo=dt.timezone.utc)
+    assert rng.must[0].key == "pv_dates.d"  # dates compare on the shadow polyvec writes
+    assert to_qdrant_filter(F("d") >= dt.date(2024, 1, 1), dates_root=None).must[0].key == (
+        "metadata.d"
+    )
+    both = to_qdrant_filter(F("n").is_in([1, 2.0, "2", True])).must[0].should
+    assert [(c.key, getattr(c.match, "any", None)) for c in both][:2] == [
+        ("metadata.n", None),
+        ("pv_numbers.n", ["1", "2"]),
+    ]
     contains = to_qdrant_filter(F("tags").contains("x"))
     assert [c.key for c in contains.must[0].must] == ["metadata.tags[]", "metadata.tags"]
     assert to_edge_filter(F("flag") == True) is not None  # noqa: E712
-    assert to_qdrant_filter(F("a") == 1, root="meta").must[0].key == "meta.a"
+    assert to_qdrant_filter(F("a") == "x", root="meta").must[0].key == "meta.a"
 
 
 def test_field_paths_and_dates() -> None:
@@ -191,7 +203,8 @@ def _keys(filter_obj: Any) -> Mapping[str, Any]:
 def test_bool_is_not_int_in_the_translation() -> None:
     dumped = _keys(to_qdrant_filter(F("x") == True))  # noqa: E712
     assert dumped["must"][0]["match"]["value"] is True
-    assert "range" in _keys(to_qdrant_filter(F("x") == 1))["must"][0]
+    assert _keys(to_qdrant_filter(F("x") == 1))["must"][0]["match"]["value"] == "1"
+    assert "range" in _keys(to_qdrant_filter(F("x") == 1, numbers_root=None))["must"][0]
 
 
 @settings(max_examples=100, deadline=None)

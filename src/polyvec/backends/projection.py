@@ -46,7 +46,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from polyvec.backends.values import epoch_us, range_float
+from polyvec.backends.values import canon_number, epoch_us, range_float
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import (
     And,
@@ -81,15 +81,6 @@ _NEGATE = {"gt": "lte", "gte": "lt", "lt": "gte", "lte": "gt"}
 
 
 # -- canonical forms ------------------------------------------------------------------
-def canon_number(value: int | float) -> str:
-    """Equal numbers, equal text: ``canon_number(3) == canon_number(3.0) == "3"``."""
-    if isinstance(value, int):
-        return str(value)
-    if value.is_integer():
-        return str(int(value))
-    return repr(value)
-
-
 def canon_instant(value: dt.datetime) -> str:
     """An aware datetime as one fixed-width UTC string (same instant, same text)."""
     v = value.astimezone(dt.timezone.utc)

@@ -44,12 +44,15 @@ from polyvec.types import Document
 
 __all__ = [
     "EXACT_FLOAT_INT",
+    "canon_number",
     "check_document",
     "check_str",
     "date_shadow",
     "epoch_us",
+    "number_shadow",
     "plain_metadata",
     "range_float",
+    "shadow_of",
     "utc_from_us",
 ]
 
@@ -173,27 +176,57 @@ def _instant(value: Any) -> int | None:
     return None
 
 
+def shadow_of(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    """A metadata value with the same nesting, every scalar replaced by ``leaf(scalar)``
+    and the ``None`` results left out (kept as ``None`` inside lists, to keep
+    positions). ``None`` when no scalar gave anything."""
+    kind = type(value)
+    if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
+        out = {}
+        for key, item in value.items():
+            shadow = shadow_of(item, leaf)
+            if shadow is not None:
+                out[key] = shadow
+        return out or None
+    if isinstance(value, (list, tuple)):
+        items = [None if isinstance(item, (list, tuple, Mapping)) else leaf(item) for item in value]
+        return items if any(i is not None for i in items) else None
+    return leaf(value)
+
+
 def date_shadow(value: Any, form: Callable[[int], Any] | None = None) -> Any:
-    """A metadata value with the same nesting, every date string (or date) replaced by
-    its instant in microseconds (or ``form(µs)``) and everything else left out
-    (``None`` inside lists, to keep positions). ``None`` when it holds no date at all."""
+    """:func:`shadow_of` with every date string (or date) as its instant in
+    microseconds (or ``form(µs)``): what date filters compare on engines that would
+    otherwise parse date strings with their own grammar."""
 
     def instant(item: Any) -> Any:
         when = _instant(item)
         return when if when is None or form is None else form(when)
 
-    kind = type(value)
-    if kind is dict or (kind is not list and kind is not tuple and isinstance(value, Mapping)):
-        out = {}
-        for key, item in value.items():
-            shadow = date_shadow(item, form)
-            if shadow is not None:
-                out[key] = shadow
-        return out or None
-    if isinstance(value, (list, tuple)):
-        items = [instant(item) for item in value]
-        return items if any(i is not None for i in items) else None
-    return instant(value)
+    return shadow_of(value, instant)
+
+
+def canon_number(value: int | float) -> str:
+    """Equal numbers, equal text: ``canon_number(3) == canon_number(3.0) == "3"``."""
+    if isinstance(value, int):
+        return str(value)
+    if value.is_integer():
+        return str(int(value))
+    return repr(value)
+
+
+def number_shadow(value: Any) -> Any:
+    """:func:`shadow_of` with every number (not bool) as its :func:`canon_number` text:
+    what exact number equality compares on engines that hold some floats only to within
+    one unit in the last place (qdrant-edge)."""
+    return shadow_of(
+        value,
+        lambda item: (
+            canon_number(item)
+            if isinstance(item, (int, float)) and not isinstance(item, bool)
+            else None
+        ),
+    )
 
 
 def utc_from_us(when: int) -> dt.datetime:

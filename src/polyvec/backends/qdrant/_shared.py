@@ -36,8 +36,8 @@ from polyvec.backends.base import (
 )
 from polyvec.backends.ids import ID_NAMESPACE
 from polyvec.backends.ids import id_uuid as point_id
-from polyvec.backends.qdrant.filters import DATES_KEY, field_path, iso_utc
-from polyvec.backends.values import date_shadow, plain_metadata, utc_from_us
+from polyvec.backends.qdrant.filters import DATES_KEY, NUMBERS_KEY, field_path, iso_utc
+from polyvec.backends.values import date_shadow, number_shadow, plain_metadata, utc_from_us
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -92,13 +92,20 @@ class Layout:
     dates_key: str | None = DATES_KEY
     """The payload key of the date shadow (:mod:`polyvec.backends.qdrant.filters`):
     ``None`` in layouts of other libraries, whose points have none."""
+    numbers_key: str | None = NUMBERS_KEY
+    """The payload key of the number shadow (``None``: as for ``dates_key``)."""
     foreign_sparse: bool = True
     """Whether a sparse vector named ``sparse`` in a collection polyvec did not create is
     polyvec's BM25 (langchain-qdrant's ``langchain-sparse`` holds another model's)."""
 
 
 LANGCHAIN_LAYOUT = Layout(
-    dense="", sparse="langchain-sparse", direct_ids=True, dates_key=None, foreign_sparse=False
+    dense="",
+    sparse="langchain-sparse",
+    direct_ids=True,
+    dates_key=None,
+    numbers_key=None,
+    foreign_sparse=False,
 )
 """langchain-qdrant's layout: its collections open for reading and writing (dense; their
 own sparse vectors come from another model, so BM25 search needs ``polyvec migrate``)."""
@@ -341,6 +348,8 @@ class QdrantBase(Backend):
         payload[lay.metadata_key] = meta
         if lay.dates_key is not None and (dates := date_shadow(meta, _qdrant_date)) is not None:
             payload[lay.dates_key] = dates
+        if lay.numbers_key is not None and (numbers := number_shadow(meta)) is not None:
+            payload[lay.numbers_key] = numbers
         return payload
 
     def _document(self, rec: Rec, with_vectors: bool) -> Document:

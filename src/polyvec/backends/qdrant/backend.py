@@ -450,7 +450,10 @@ class QdrantBackend(QdrantBase):
     # -- engine calls -----------------------------------------------------------------
     def _e_filter(self, filter: Filter | None) -> Any:
         return to_qdrant_filter(
-            filter, root=self.layout.metadata_key, dates_root=self.layout.dates_key
+            filter,
+            root=self.layout.metadata_key,
+            dates_root=self.layout.dates_key,
+            numbers_root=self.layout.numbers_key,
         )
 
     def _vectors_config(self, spec: CollectionSpec, opts: Any) -> Any:

@@ -291,7 +291,10 @@ class QdrantEdgeBackend(QdrantBase):
     # -- engine calls -----------------------------------------------------------------
     def _e_filter(self, filter: Filter | None) -> Any:
         return to_edge_filter(
-            filter, root=self.layout.metadata_key, dates_root=self.layout.dates_key
+            filter,
+            root=self.layout.metadata_key,
+            dates_root=self.layout.dates_key,
+            numbers_root=self.layout.numbers_key,
         )
 
     def _e_create(self, spec: CollectionSpec, spec_json: str) -> None:

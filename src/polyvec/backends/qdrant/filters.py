@@ -15,7 +15,8 @@ each segment quoted when it is not a plain identifier):
 polyvec                Qdrant
 =====================  ===============================================================
 ``eq`` str / bool      ``MatchValue`` (a list field matches when any element does)
-``eq`` number          ``Range(gte=v, lte=v)``: 3 == 3.0, and bools never match
+``eq`` number          ``MatchValue`` of its exact text on ``N`` (below): 3 == 3.0,
+                       bools never match
 ``eq`` datetime        ``DatetimeRange(gte=v, lte=v)`` on ``D`` (below): same instant
 ``ne`` / ``nin``       ``must_not`` of ``eq`` / ``in``: true on a missing field
 ``in``                 ``should`` of ``eq`` (strings grouped in one ``MatchAny``)
@@ -38,6 +39,15 @@ grammar differs from polyvec's (it takes ``2024-1-1`` and ignores
 ``2024-01-01T00:00Z``). Collections in langchain-qdrant's layout have no shadow: there
 ``D`` is ``P``, and Qdrant's grammar decides which strings are dates.
 
+Numbers: ``N`` is the field's path in the number shadow (``pv_numbers``): every number
+as its exact text (:func:`polyvec.backends.values.canon_number`), so equality is exact.
+qdrant-edge holds a float whose shortest repr has 16-17 digits only to within one unit
+in the last place (it reads payload JSON without round-trip float parsing: 12% of
+random floats in ±1e9 measured), so ``Range(gte=v, lte=v)`` on ``P`` would miss them.
+Ranges run on ``P``; a bound within one unit in the last place of such a stored float
+may be decided by the rounded value. Without a shadow (langchain-qdrant's layout)
+``eq`` is ``Range(gte=v, lte=v)`` on ``P``.
+
 Refused with ``UnsupportedFilterError`` (never dropped or widened): field names with
 ``"`` or ``\\`` (Qdrant paths cannot quote them), integers beyond ±2**53 (Qdrant
 compares numbers as float64, exact only up to there; such ints are refused at write
@@ -50,13 +60,14 @@ import datetime as dt
 import re
 from typing import Any, Generic, Protocol, TypeVar
 
-from polyvec.backends.values import EXACT_FLOAT_INT
+from polyvec.backends.values import EXACT_FLOAT_INT, canon_number
 from polyvec.errors import UnsupportedFilterError
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or, flattened
 from polyvec.filters.rewrite import REWRITTEN, rewrite
 
 __all__ = [
     "DATES_KEY",
+    "NUMBERS_KEY",
     "Builder",
     "field_path",
     "iso_utc",
@@ -69,6 +80,8 @@ C = TypeVar("C")
 
 DATES_KEY = "pv_dates"
 """The payload key of a point's date shadow in polyvec's layout."""
+NUMBERS_KEY = "pv_numbers"
+"""The payload key of a point's number shadow in polyvec's layout."""
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _RANGE_KEYS = {Op.GT: "gt", Op.GTE: "gte", Op.LT: "lt", Op.LTE: "lte"}
 
@@ -124,12 +137,18 @@ def iso_utc(value: dt.datetime) -> str:
 
 class _Translator(Generic[C]):
     def __init__(
-        self, builder: Builder[C], root: str, backend: str, dates_root: str | None
+        self,
+        builder: Builder[C],
+        root: str,
+        backend: str,
+        dates_root: str | None,
+        numbers_root: str | None,
     ) -> None:
         self.b = builder
         self.root = root
         self.backend = backend
         self.dates_root = dates_root
+        self.numbers_root = numbers_root
 
     # -- constants --------------------------------------------------------------------
     def true(self) -> C:
@@ -187,20 +206,21 @@ class _Translator(Generic[C]):
             )
         return float(value)
 
-    def shadow(self, path: str) -> str:
-        """Where dates are compared: the date shadow's path for a payload path under
-        ``root`` (the path itself in a layout without a shadow)."""
-        if self.dates_root is None:
+    def shadow(self, path: str, shadow_root: str | None = None) -> str:
+        """The path in a shadow (the date shadow by default) for a payload path under
+        ``root``; the path itself in a layout without that shadow."""
+        top = self.dates_root if shadow_root is None else shadow_root
+        if top is None:
             return path
-        return (
-            self.dates_root + path[len(self.root) :] if self.root else f"{self.dates_root}.{path}"
-        )
+        return top + path[len(self.root) :] if self.root else f"{top}.{path}"
 
     def eq(self, path: str, value: Any, op: Op) -> C:
         if isinstance(value, (bool, str)):
             return self.b.match(path, value)
         if isinstance(value, (int, float)):
             number = self.number(value, op)
+            if self.numbers_root is not None:
+                return self.b.match(self.shadow(path, self.numbers_root), canon_number(value))
             return self.b.range(path, {"gte": number, "lte": number})
         if isinstance(value, dt.datetime):
             text = iso_utc(value)
@@ -214,6 +234,13 @@ class _Translator(Generic[C]):
             parts.append(self.b.match_any(path, strings))
         elif strings:
             parts.append(self.b.match(path, strings[0]))
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if self.numbers_root is not None and len(numbers) > 1:
+            for v in numbers:
+                self.number(v, op)
+            texts = list(dict.fromkeys(canon_number(v) for v in numbers))
+            parts.append(self.b.match_any(self.shadow(path, self.numbers_root), texts))
+            values = tuple(v for v in values if isinstance(v, bool) or v not in numbers)
         parts.extend(self.eq(path, v, op) for v in values if not isinstance(v, str))
         if not parts:
             return self.false()
@@ -235,14 +262,16 @@ def translate(
     root: str = "metadata",
     backend: str = "qdrant",
     dates_root: str | None = DATES_KEY,
+    numbers_root: str | None = NUMBERS_KEY,
 ) -> C | None:
     """Translate ``filter`` with ``builder``; ``None`` for no filter. The result is a
     filter (``all_of`` of one condition when the tree is a single comparison).
     ``dates_root``: the payload key of the date shadow (``None``: no shadow, dates are
-    compared by Qdrant's own parser)."""
+    compared by Qdrant's own parser); ``numbers_root``: of the number shadow (``None``:
+    numbers are compared as Qdrant holds them)."""
     if filter is None:
         return None
-    t = _Translator(builder, root, backend, dates_root)
+    t = _Translator(builder, root, backend, dates_root, numbers_root)
     out = t.node(flattened(filter))  # at most limits.MAX_DEPTH deep, whatever the raw nesting
     if isinstance(filter, Comparison):
         out = builder.all_of([out])
@@ -285,10 +314,21 @@ class _ClientBuilder:
 
 
 def to_qdrant_filter(
-    filter: Filter | None, *, root: str = "metadata", dates_root: str | None = DATES_KEY
+    filter: Filter | None,
+    *,
+    root: str = "metadata",
+    dates_root: str | None = DATES_KEY,
+    numbers_root: str | None = NUMBERS_KEY,
 ) -> Any:
     """``qdrant_client.models.Filter`` for a polyvec filter (``None`` for none)."""
-    return translate(filter, _ClientBuilder(), root=root, backend="qdrant", dates_root=dates_root)
+    return translate(
+        filter,
+        _ClientBuilder(),
+        root=root,
+        backend="qdrant",
+        dates_root=dates_root,
+        numbers_root=numbers_root,
+    )
 
 
 # -- qdrant-edge --------------------------------------------------------------------------
@@ -332,9 +372,18 @@ class _EdgeBuilder:
 
 
 def to_edge_filter(
-    filter: Filter | None, *, root: str = "metadata", dates_root: str | None = DATES_KEY
+    filter: Filter | None,
+    *,
+    root: str = "metadata",
+    dates_root: str | None = DATES_KEY,
+    numbers_root: str | None = NUMBERS_KEY,
 ) -> Any:
     """``qdrant_edge.Filter`` for a polyvec filter (``None`` for none)."""
     return translate(
-        filter, _EdgeBuilder(), root=root, backend="qdrant-edge", dates_root=dates_root
+        filter,
+        _EdgeBuilder(),
+        root=root,
+        backend="qdrant-edge",
+        dates_root=dates_root,
+        numbers_root=numbers_root,
     )
