@@ -17,6 +17,8 @@ from __future__ import annotations
 import datetime as dt
 import random
 import uuid
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,9 +26,11 @@ import pytest
 
 from polyvec import Collection
 from polyvec.backends.base import Backend, CollectionSpec
+from polyvec.backends.qdrant._shared import SHADOW_VERSION, QdrantBase
 from polyvec.errors import DimensionMismatchError, InputError, UnsupportedFilterError
 from polyvec.filters import F, Filter, select
 from polyvec.types import Document
+from tests.conftest import _Engines, engine_for, variants_for
 
 DIM = 384  # the Pinecone stand-in serves one index of the test embedder's dimension
 EXACT = 2**53
@@ -179,3 +183,36 @@ def test_collection_add_refuses_bad_input_before_the_first_write(
     with pytest.raises(DimensionMismatchError):
         c.add([*docs, short], batch_size=64)
     assert c.count() == 0
+
+
+@pytest.fixture(params=variants_for("qdrant"))
+def qdrant(engines: _Engines, request: pytest.FixtureRequest) -> Iterator[QdrantBase]:
+    variant = str(request.param)
+    instance = engine_for(engines, variant).make(variant, f"s{uuid.uuid4().hex[:10]}")
+    assert isinstance(instance, QdrantBase)
+    try:
+        yield instance
+    finally:
+        instance.close()
+
+
+def test_qdrant_points_without_shadows_are_backfilled_when_opened(qdrant: QdrantBase) -> None:
+    """Derived state is validated on open: points a version without the pv_dates /
+    pv_numbers shadows wrote (mark 0) get them before the first filter runs."""
+    metadata: list[dict[str, Any]] = [{"x": 0.11534974341425441, "d": "2024-01-01"},
+                                      {"x": 1, "d": ["x", "2024-01-02T00:00:00Z"]}, {}]  # fmt: skip
+    name = f"v_{uuid.uuid4().hex[:10]}"
+    qdrant.create_collection(CollectionSpec(name, DIM, "cosine", sparse=False))
+    shadowed = qdrant.layout
+    qdrant.layout = replace(shadowed, dates_key=None, numbers_key=None)  # the old writer
+    qdrant.upsert(name, [Document(i, "", m, np.ones(DIM)) for i, m in enumerate(metadata)])
+    qdrant._e_set_shadow_mark(name, 0)
+    qdrant.layout, qdrant._checked = shadowed, set()  # opened again by this version
+    # the old writer's qdrant-edge held 0.11534974341425441 one ulp off: the reference is
+    # what the store holds
+    held = {int(d.id): d.metadata for d in qdrant.get(name, [0, 1, 2])}
+    assert qdrant._e_shadow_mark(name) == SHADOW_VERSION
+    day = dt.date(2024, 1, 2)
+    x = held[0]["x"]
+    for f in (F("x") == x, F("x") == 1.0, F("d") >= day, F("d") < day, F("x").is_in([x, 1])):
+        assert _ids(qdrant, name, f) == sorted(select(f, held)), f

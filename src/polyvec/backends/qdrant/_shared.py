@@ -64,6 +64,9 @@ __all__ = [
 ]
 
 _I64 = 2**63
+SHADOW_VERSION = 1
+"""Version of the payload shadows (``pv_dates``, ``pv_numbers``) a collection's points
+carry; a collection marked with less is backfilled when it is opened."""
 
 
 def _qdrant_date(when: int) -> str:
@@ -227,6 +230,7 @@ class QdrantBase(Backend):
             threading.RLock() if thread_lock else contextlib.nullcontext()
         )
         self._specs: dict[str, CollectionSpec] = {}
+        self._checked: set[str] = set()  # collections whose shadows are validated
 
     # -- engine calls, implemented per engine ---------------------------------------------
     @abstractmethod
@@ -276,6 +280,12 @@ class QdrantBase(Backend):
     @abstractmethod
     def _e_filter(self, filter: Filter | None) -> Any: ...
     @abstractmethod
+    def _e_shadow_mark(self, name: str) -> int:
+        """The shadow version every point of ``name`` carries (0: none recorded)."""
+
+    @abstractmethod
+    def _e_set_shadow_mark(self, name: str, version: int) -> None: ...
+    @abstractmethod
     def _e_read_state(self, name: str) -> str | None: ...
     @abstractmethod
     def _e_write_state(self, name: str, state_json: str) -> None: ...
@@ -286,6 +296,9 @@ class QdrantBase(Backend):
             existing = self.get_spec(spec.name)
             if existing is None:
                 self._e_create(spec, spec_to_json(spec))
+                if self._shadowed_layout:
+                    self._e_set_shadow_mark(spec.name, SHADOW_VERSION)
+                self._checked.add(spec.name)
                 self._specs[spec.name] = spec
                 return
         existing.require_compatible(spec)
@@ -306,13 +319,57 @@ class QdrantBase(Backend):
     def drop_collection(self, name: str) -> None:
         with self._guard:
             self._specs.pop(name, None)
+            self._checked.discard(name)
             self._e_drop(name)
 
     def _require(self, name: str) -> CollectionSpec:
         spec = self.get_spec(name)
         if spec is None:
             raise CollectionNotFoundError(name, self.engine_name)
+        if name not in self._checked:
+            self._ensure_shadows(name)
         return spec
+
+    @property
+    def _shadowed_layout(self) -> bool:
+        return self.layout.dates_key is not None or self.layout.numbers_key is not None
+
+    def _ensure_shadows(self, name: str) -> None:
+        """Validate derived state on open: points written before this version of the
+        shadows (or by a crashed backfill) get them now. The mark is written after the
+        last point, so a crash in between only repeats the (idempotent) rewrite."""
+        with self._guard:
+            if name in self._checked:
+                return
+            if self._shadowed_layout and self._e_shadow_mark(name) < SHADOW_VERSION:
+                offset: Any = None
+                while True:
+                    recs, offset = self._e_scroll(name, None, self.batch_size, offset, True)
+                    points: list[PointData] = []
+                    for rec in recs:
+                        payload = dict(rec.payload)
+                        meta = payload.get(self.layout.metadata_key)
+                        payload.update(self._shadows(meta if isinstance(meta, Mapping) else {}))
+                        sparse = None
+                        if rec.sparse is not None:
+                            sparse = SparseVector.from_dict(dict(zip(rec.sparse[0], rec.sparse[1])))
+                        points.append((rec.point_id, list(rec.dense or []), sparse, payload))
+                    if points:
+                        self._e_upsert(name, points)
+                    if offset is None or not recs:
+                        break
+                self._e_set_shadow_mark(name, SHADOW_VERSION)
+            self._checked.add(name)
+
+    def _shadows(self, meta: Mapping[str, Any]) -> dict[str, Any]:
+        """The shadow payload keys for plain metadata (none in a layout without them)."""
+        lay = self.layout
+        out: dict[str, Any] = {}
+        if lay.dates_key is not None and (dates := date_shadow(meta, _qdrant_date)) is not None:
+            out[lay.dates_key] = dates
+        if lay.numbers_key is not None and (numbers := number_shadow(meta)) is not None:
+            out[lay.numbers_key] = numbers
+        return out
 
     # -- data -------------------------------------------------------------------------
     def _index_target(self, name: str, schema: str, backend: str) -> tuple[str, str]:
@@ -346,10 +403,7 @@ class QdrantBase(Backend):
             engine=self.engine_name,
         )
         payload[lay.metadata_key] = meta
-        if lay.dates_key is not None and (dates := date_shadow(meta, _qdrant_date)) is not None:
-            payload[lay.dates_key] = dates
-        if lay.numbers_key is not None and (numbers := number_shadow(meta)) is not None:
-            payload[lay.numbers_key] = numbers
+        payload.update(self._shadows(meta))
         return payload
 
     def _document(self, rec: Rec, with_vectors: bool) -> Document:

@@ -78,6 +78,7 @@ __all__ = ["QdrantBackend", "parse_url"]
 
 _SPEC_KEY = "polyvec_spec"
 _STATE_KEY = "polyvec_state"
+_SHADOWS_KEY = "polyvec_shadows"
 _DISTANCES = {"cosine": "Cosine", "dot": "Dot", "l2": "Euclid"}
 _BACK = {v: k for k, v in _DISTANCES.items()}
 _BOOL = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
@@ -713,6 +714,16 @@ class QdrantBackend(QdrantBase):
                 with_payload=True,
             ).points
         return [self._rec(p) for p in found]
+
+    def _e_shadow_mark(self, name: str) -> int:
+        with self._errors(name, "get_collection"):
+            meta = self.client.get_collection(name).config.metadata or {}
+        mark = meta.get(_SHADOWS_KEY)
+        return mark if isinstance(mark, int) else 0
+
+    def _e_set_shadow_mark(self, name: str, version: int) -> None:
+        with self._errors(name, "update_collection"):
+            self.client.update_collection(name, metadata={_SHADOWS_KEY: version})
 
     def _e_read_state(self, name: str) -> str | None:
         with self._errors(name, "get_collection"):

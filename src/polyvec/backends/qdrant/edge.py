@@ -469,6 +469,15 @@ class QdrantEdgeBackend(QdrantBase):
         with self._errors(name, "query"):
             return [self._rec(p) for p in shard.query(request)]
 
+    def _e_shadow_mark(self, name: str) -> int:
+        path = self._dir(name) / "shadows.json"
+        if not path.is_file():
+            return 0
+        return int(json.loads(path.read_text(encoding="utf-8")).get("version", 0))
+
+    def _e_set_shadow_mark(self, name: str, version: int) -> None:
+        self._write_json(self._dir(name) / "shadows.json", json.dumps({"version": version}))
+
     def _e_read_state(self, name: str) -> str | None:
         path = self._dir(name) / "state.json"
         return path.read_text(encoding="utf-8") if path.is_file() else None
