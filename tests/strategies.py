@@ -135,7 +135,13 @@ NASTY_FIELDS: dict[str, st.SearchStrategy[Any]] = {
     "when": date_likes(),
     "word": _mostly(st.sampled_from(WORDS), text),
     "mixed": st.lists(
-        st.one_of(_nasty_scalars, st.none(), st.lists(small_ints, max_size=2)), max_size=4
+        st.one_of(
+            _nasty_scalars,
+            st.none(),
+            st.lists(small_ints, max_size=2),
+            st.fixed_dictionaries({"z": small_ints}),  # a filter on mixed.z never descends
+        ),
+        max_size=4,
     ),
     "deep": st.fixed_dictionaries(
         {"x": st.fixed_dictionaries({"y": st.fixed_dictionaries({"z": _nasty_scalars})})}
@@ -162,7 +168,7 @@ NESTED_FIELDS: dict[str, st.SearchStrategy[Any]] = {"a": small_ints, "b": string
 
 FILTER_FIELDS = (
     *DOC_FIELDS, "meta.a", "meta.b", "absent",
-    *(f for f in NASTY_FIELDS if f not in ("deep", "file")), "deep.x.y.z", "deep.x",
+    *(f for f in NASTY_FIELDS if f not in ("deep", "file")), "deep.x.y.z", "deep.x", "mixed.z",
 )  # fmt: skip
 """Fields the filters name: every document field, nested ones, one never present.
 ``file.name`` in a filter is the nested path (``{"file": {"name": ...}}``), never the
@@ -186,6 +192,7 @@ _OWN_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "mixed": _nasty_scalars,
     "deep.x.y.z": _nasty_scalars,
     "deep.x": _nasty_scalars,
+    "mixed.z": small_ints,
     "k ey": _nasty_scalars,
     "ключ": _nasty_scalars,
     "file.name": st.sampled_from(WORDS),

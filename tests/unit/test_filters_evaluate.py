@@ -395,7 +395,7 @@ def test_strategies_hit_often() -> None:
     seen_fields: set[str] = set()
     hits_by_field: Counter[str] = Counter()
 
-    @settings(max_examples=2000, deadline=None, database=None, derandomize=True)
+    @settings(max_examples=4000, deadline=None, database=None, derandomize=True)
     @given(comparisons(), metadata_docs())
     def sample(c: Comparison, doc: dict[str, Any]) -> None:
         result = matches(c, doc)
