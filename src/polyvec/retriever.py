@@ -23,7 +23,6 @@ a network engine costs one round trip of wall time, not two.
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -233,7 +232,7 @@ class Retriever:
         one precomputed dense embedding (or ``None``) per query. With ``trace``, every
         result carries the :class:`~polyvec.tracing.Trace` of the whole batch (its
         stages name the ``query`` they belong to)."""
-        k = _check_k(k or self.config.k)
+        k = _check_k(self.config.k if k is None else k)
         rec = recorder(self.config.trace if trace is None else trace)
         if rec is None:
             return [Hits(hits) for hits in self._run_grouped(queries, k, filter, vectors, None)]
@@ -338,7 +337,7 @@ class Retriever:
                 "a search by vector alone is a dense search: hybrid and sparse modes, rerank "
                 "and multi-query need the query text (use search(text, vector=...))"
             )
-        k = _check_k(k or cfg.k)
+        k = _check_k(cfg.k if k is None else k)
         dense = as_dense(vector, where="query vector")
         if dense.shape[0] != self.collection.dimension:
             raise DimensionMismatchError(self.collection.dimension, dense.shape[0], "query vector")
@@ -566,6 +565,6 @@ def _parallel(calls: Sequence[Callable[[], _T]]) -> list[_T]:
 
 
 def _check_k(k: int) -> int:
-    if not isinstance(k, int) or k < 1 or math.isinf(k):
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
         raise ConfigurationError(f"k must be a positive int, got {k!r}")
     return k

@@ -16,7 +16,12 @@ import pytest
 from polyvec import DBSF, RRF, Convex, Document, F
 from polyvec.backends.base import Backend
 from polyvec.collection import Collection
-from polyvec.errors import DimensionMismatchError, InvalidVectorError, UnsupportedFilterError
+from polyvec.errors import (
+    ConfigurationError,
+    DimensionMismatchError,
+    InvalidVectorError,
+    UnsupportedFilterError,
+)
 from polyvec.filters.evaluate import matches
 from polyvec.fusion import fuse
 from polyvec.retriever import MMRConfig, RetrieverConfig
@@ -305,3 +310,14 @@ def test_interrupted_write_is_recounted_on_open(backend: Backend, collection_nam
     again = Collection(backend, collection_name, embedder=embedder)
     assert again.stats.to_dict() == want
     assert not (backend.load_state(collection_name) or {}).get("pending")
+
+
+def test_k_below_one_is_refused_everywhere(coll: Collection) -> None:
+    """k=0 used to fall back to the default 10 (``k or default``): every entry point
+    refuses it, and bools, as not-a-count."""
+    for k in (0, -1, True):
+        with pytest.raises(ConfigurationError, match="k must be a positive int"):
+            coll.search("python", k=k)
+        with pytest.raises(ConfigurationError, match="k must be a positive int"):
+            coll.retriever().search("python", k=k)
+    assert len(coll.search("python", k=1)) == 1
