@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from polyvec.backends.base import Backend, CollectionSpec, Distance
 from polyvec.embeddings_base import Embedder, embedder_variant, require_same_embedder
 from polyvec.errors import (
+    CollectionMismatchError,
     CollectionNotFoundError,
     ConfigurationError,
     DimensionMismatchError,
@@ -102,7 +103,7 @@ class Collection:
         *,
         embedder: Embedder | str | None = None,
         bm25: BM25 | None = None,
-        distance: Distance = "cosine",
+        distance: Distance | None = None,
         options: Mapping[str, Any] | None = None,
         batch_size: int = 256,
         create: bool = True,
@@ -130,12 +131,20 @@ class Collection:
             if schema is not None:
                 opts = schema.collection_options(backend.capabilities.backend, opts)
             self._spec = CollectionSpec(
-                name, embedder.dimension, distance, sparse=True, options=opts
+                name, embedder.dimension, distance or "cosine", sparse=True, options=opts
             )
             backend.create_collection(self._spec)
             created = True
         else:
             created = False
+            if distance is not None and distance != self._spec.distance:
+                raise CollectionMismatchError(
+                    name,
+                    "distance",
+                    self._spec.distance,
+                    distance,
+                    "open it without distance=..., or re-ingest into a new collection",
+                )
         if self._spec.dimension != embedder.dimension:
             raise DimensionMismatchError(
                 self._spec.dimension, embedder.dimension, where=f"embedder {embedder.name!r}"
@@ -545,7 +554,7 @@ def connect(
     collection: str = "documents",
     embedder: Embedder | str | None = None,
     bm25: BM25 | None = None,
-    distance: Distance = "cosine",
+    distance: Distance | None = None,
     options: Mapping[str, Any] | None = None,
     create: bool = True,
     schema: MetadataSchema | None = None,

@@ -17,6 +17,7 @@ from polyvec import DBSF, RRF, Convex, Document, F
 from polyvec.backends.base import Backend
 from polyvec.collection import Collection
 from polyvec.errors import (
+    CollectionMismatchError,
     ConfigurationError,
     DimensionMismatchError,
     InvalidVectorError,
@@ -321,3 +322,14 @@ def test_k_below_one_is_refused_everywhere(coll: Collection) -> None:
         with pytest.raises(ConfigurationError, match="k must be a positive int"):
             coll.retriever().search("python", k=k)
     assert len(coll.search("python", k=1)) == 1
+
+
+def test_reopening_with_another_distance_is_refused(
+    backend: Backend, collection_name: str, embedder
+) -> None:
+    """distance='l2' on a cosine collection used to be ignored silently."""
+    Collection(backend, collection_name, embedder=embedder, distance="cosine")
+    again = Collection(backend, collection_name, embedder=embedder)  # none given: the recorded
+    assert again.spec.distance == "cosine"
+    with pytest.raises(CollectionMismatchError, match="built with distance 'cosine', not 'l2'"):
+        Collection(backend, collection_name, embedder=embedder, distance="l2")

@@ -4,8 +4,9 @@ Each class of silently wrong answer found by an outside differential test, as a 
 every engine that runs here (the random version of each lives in
 ``test_filter_differential.py``, whose generator now makes these values):
 
-* ints beyond ±2**53: exact on pgvector, refused at write (``InputError`` naming the
-  field) on engines that compare numbers as float64;
+* ints beyond ±2**53: exact wherever the engine stores them (polyvec's shadows where
+  it compares numbers as float64), refused at write (``InputError`` naming the field)
+  beyond what it stores (64 bits on Qdrant and Milvus);
 * date strings: one grammar (RFC 3339 profile), whatever the engine's own parser takes;
 * ``date``/``datetime`` objects: compared as the ``isoformat()`` string stored for them;
 * lone surrogates in an id, a text, a key or a value: ``InputError`` naming it;

@@ -204,7 +204,7 @@ class Backend(ABC):
     capabilities: ClassVar[Capabilities]
     schemes: ClassVar[tuple[str, ...]] = ()
     engine_name: ClassVar[str] = "this engine"
-    max_exact_int: ClassVar[int | None] = EXACT_FLOAT_INT
+    max_exact_int: int | None = EXACT_FLOAT_INT
     """Metadata ints beyond ±this are refused at write, where the engine would not store
     or compare them exactly (``None``: it compares every int exactly)."""
 

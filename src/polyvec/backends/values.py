@@ -8,10 +8,12 @@ numbers. Refused, with an ``InputError`` that names the field and the fix:
 * strings (text, ids, keys, values) with a lone surrogate such as ``"\\ud800"``, which
   no engine can encode as UTF-8;
 * integers beyond ``±max_int``, where the engine would not store or compare them
-  exactly: Qdrant compares payload numbers as float64, where ``2**53 + 1 == 2**53``
-  (qdrant-edge even rounds them on write), Milvus stores 64-bit ints. The engines that
-  filter on a shadow polyvec writes (Chroma, Milvus, Pinecone, Weaviate) compare larger
-  ints exactly: equality by their exact text, ranges by :func:`range_float`.
+  exactly: Qdrant and Milvus store 64-bit ints (qdrant-edge rounds larger ones to a
+  float on write); Qdrant without its number shadow (langchain-qdrant's layout)
+  compares them as float64, where ``2**53 + 1 == 2**53``. Where polyvec filters on a
+  shadow it writes, larger ints compare exactly: equality by their exact text, ranges
+  by :func:`range_float` (Chroma, Milvus, Pinecone, Weaviate) or by bounds kept
+  strictly inside ±2**53 (Qdrant).
 
 Dates: :func:`date_shadow` turns every date string (the grammar of
 :func:`polyvec.filters.ast.parse_iso_datetime`) into its instant, so that engines

@@ -226,16 +226,12 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
     try:
         if peer.recreate and backend.get_spec(name) is not None:
             backend.drop_collection(name)
-        distance: Any = peer.distance or "cosine"
+        # an existing collection of another distance raises CollectionMismatchError
+        distance: Any = peer.distance
         coll = Collection(backend, name, embedder=embedder, distance=distance)
     except BaseException:
         backend.close()
         raise
-    if peer.distance is not None and coll.spec.distance != peer.distance:
-        raise ConfigurationError(
-            f"collection {name!r} exists with distance={coll.spec.distance!r}, not "
-            f"{peer.distance!r}: drop the distance keyword, or use another collection"
-        )
     if peer.dimension is not None and peer.dimension != coll.dimension:
         raise ConfigurationError(
             f"embedding_length={peer.dimension} but the collection holds {coll.dimension}-"

@@ -113,7 +113,7 @@ class PgVectorBackend(Backend):
     """
 
     engine_name: ClassVar[str] = "pgvector"
-    max_exact_int: ClassVar[int | None] = None  # jsonb numbers are exact decimals
+    max_exact_int: int | None = None  # jsonb numbers are exact decimals
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="pgvector",
         sparse=True,

@@ -102,7 +102,7 @@ class PineconeBackend(Backend):
 
     schemes: ClassVar[tuple[str, ...]] = ("pinecone",)
     engine_name: ClassVar[str] = "pinecone"
-    max_exact_int: ClassVar[int | None] = None  # facets: range_float and exact text
+    max_exact_int: int | None = None  # facets: range_float and exact text
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="pinecone",
         sparse=True,

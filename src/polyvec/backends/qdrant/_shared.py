@@ -37,7 +37,13 @@ from polyvec.backends.base import (
 from polyvec.backends.ids import ID_NAMESPACE
 from polyvec.backends.ids import id_uuid as point_id
 from polyvec.backends.qdrant.filters import DATES_KEY, NUMBERS_KEY, field_path, iso_utc
-from polyvec.backends.values import date_shadow, number_shadow, plain_metadata, utc_from_us
+from polyvec.backends.values import (
+    EXACT_FLOAT_INT,
+    date_shadow,
+    number_shadow,
+    plain_metadata,
+    utc_from_us,
+)
 from polyvec.errors import (
     CollectionNotFoundError,
     ConfigurationError,
@@ -224,6 +230,10 @@ class QdrantBase(Backend):
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be positive, got {batch_size!r}")
         self.layout = layout
+        # with the number shadow, equality is exact at any size and ranges take bounds
+        # strictly inside ±2**53, so any 64-bit int compares exactly; without it, ints
+        # beyond ±2**53 would compare as float64
+        self.max_exact_int = 2**63 - 1 if layout.numbers_key is not None else EXACT_FLOAT_INT
         self.batch_size = batch_size
         self.progress = progress
         self._guard: contextlib.AbstractContextManager[Any] = (

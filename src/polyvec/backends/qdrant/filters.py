@@ -49,9 +49,9 @@ may be decided by the rounded value. Without a shadow (langchain-qdrant's layout
 ``eq`` is ``Range(gte=v, lte=v)`` on ``P``.
 
 Refused with ``UnsupportedFilterError`` (never dropped or widened): field names with
-``"`` or ``\\`` (Qdrant paths cannot quote them), integers beyond ±2**53 (Qdrant
-compares numbers as float64, exact only up to there; such ints are refused at write
-too).
+``"`` or ``\\`` (Qdrant paths cannot quote them) and range bounds (and, without the
+number shadow, ``eq`` numbers) not strictly inside ±2**53, where Qdrant's float64
+comparisons stop being exact.
 """
 
 from __future__ import annotations
@@ -197,12 +197,15 @@ class _Translator(Generic[C]):
 
     # -- leaves -----------------------------------------------------------------------
     def number(self, value: int | float, op: Op) -> float:
-        if isinstance(value, int) and abs(value) > EXACT_FLOAT_INT:
+        """A number for ``Range``: float64, exact for every stored number only for
+        bounds strictly inside ±2**53 (a stored int beyond, up to 64 bits, is then on
+        the right side of it too)."""
+        if abs(value) >= EXACT_FLOAT_INT:
             raise UnsupportedFilterError(
                 self.backend,
                 op.value,
-                f"the integer {value} is beyond ±2**53, where Qdrant's float64 number "
-                "comparisons are not exact; store such numbers as strings",
+                f"the number {value} is not strictly inside ±2**53, where Qdrant's float64 "
+                "number comparisons are exact",
             )
         return float(value)
 
@@ -218,9 +221,9 @@ class _Translator(Generic[C]):
         if isinstance(value, (bool, str)):
             return self.b.match(path, value)
         if isinstance(value, (int, float)):
-            number = self.number(value, op)
-            if self.numbers_root is not None:
+            if self.numbers_root is not None:  # exact at any size
                 return self.b.match(self.shadow(path, self.numbers_root), canon_number(value))
+            number = self.number(value, op)
             return self.b.range(path, {"gte": number, "lte": number})
         if isinstance(value, dt.datetime):
             text = iso_utc(value)
@@ -236,8 +239,6 @@ class _Translator(Generic[C]):
             parts.append(self.b.match(path, strings[0]))
         numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
         if self.numbers_root is not None and len(numbers) > 1:
-            for v in numbers:
-                self.number(v, op)
             texts = list(dict.fromkeys(canon_number(v) for v in numbers))
             parts.append(self.b.match_any(self.shadow(path, self.numbers_root), texts))
             values = tuple(v for v in values if isinstance(v, bool) or v not in numbers)

@@ -114,7 +114,7 @@ class WeaviateBackend(NativeSearch, Backend):
 
     schemes: ClassVar[tuple[str, ...]] = ("weaviate",)
     engine_name: ClassVar[str] = "weaviate"
-    max_exact_int: ClassVar[int | None] = None  # facets: range_float and exact text
+    max_exact_int: int | None = None  # facets: range_float and exact text
     capabilities: ClassVar[Capabilities] = Capabilities(
         backend="weaviate",
         sparse=False,
