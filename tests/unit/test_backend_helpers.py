@@ -4,11 +4,13 @@ through, the cause is chained, secrets hidden), delete's arguments, the state's 
 from __future__ import annotations
 
 import doctest
+from pathlib import Path
 
 import pytest
 
-from polyvec.backends import base, translate, values
+from polyvec.backends import base, paths, translate, values
 from polyvec.backends.base import require_ids_or_filter, state_json
+from polyvec.backends.paths import check_store_path
 from polyvec.backends.translate import describe, hide, translated
 from polyvec.errors import BackendError, ConfigurationError, InputError, WriteError
 from polyvec.filters import F
@@ -66,7 +68,19 @@ def test_state_must_be_json() -> None:
         state_json({"k": object()})
 
 
-@pytest.mark.parametrize("module", [base, translate, values])
+@pytest.mark.parametrize("module", [base, paths, translate, values])
 def test_docstring_examples(module: object) -> None:
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)  # type: ignore[arg-type]
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize("scheme", ["qdrant-edge", "qdrant+local", "chroma+local", "milvus+lite"])
+def test_a_store_in_a_missing_directory_is_not_created(scheme: str, tmp_path: Path) -> None:
+    """A typo in a parent directory used to create a new, empty store there."""
+    from polyvec.backends.registry import open_backend
+
+    where = tmp_path / "no" / "such" / "store"
+    with pytest.raises(ConfigurationError, match=r"does not exist: check the path for a typo"):
+        open_backend(f"{scheme}://{where}")
+    assert not (tmp_path / "no").exists()
+    check_store_path("qdrant-edge://x", str(tmp_path / "new"))  # a new store beside: fine

@@ -47,6 +47,7 @@ from polyvec.backends.base import (
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
+from polyvec.backends.paths import check_store_path
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -251,7 +252,10 @@ class MilvusBackend(MilvusRows, Backend):
     def from_url(cls, url: str, **options: Any) -> MilvusBackend:
         """Open the backend a ``milvus*://`` URL names (see the module docstring);
         keyword ``options`` override the URL's query parameters."""
-        return cls(**{**parse_url(url), **options})
+        parsed = parse_url(url)
+        if isinstance(parsed.get("path"), str):
+            check_store_path(url, parsed["path"])
+        return cls(**{**parsed, **options})
 
     def __repr__(self) -> str:
         key = " token=***" if self._secret else ""

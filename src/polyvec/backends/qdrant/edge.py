@@ -39,6 +39,7 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
 )
+from polyvec.backends.paths import check_store_path
 from polyvec.backends.qdrant._shared import (
     Layout,
     NativeFusion,
@@ -207,6 +208,8 @@ class QdrantEdgeBackend(QdrantBase):
                     "known: batch_size=<int>, progress=true|false"
                 )
         path = unquote(parts.netloc + parts.path)
+        if path:
+            check_store_path(url, path)
         return cls(path or None, **{**kwargs, **options})
 
     def __repr__(self) -> str:
