@@ -114,6 +114,7 @@ def start(tmp_dir: Path) -> Engine:
 
     def url(variant: str, namespace: str) -> str:
         if variant == "chroma-local":
+            (tmp_dir / "local").mkdir(parents=True, exist_ok=True)
             return f"chroma+local://{tmp_dir / 'local' / namespace}"
         if variant == "chroma-server":
             return f"{server().url}?prefix={namespace}-"

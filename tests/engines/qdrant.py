@@ -20,7 +20,8 @@ VARIANTS = ("qdrant-memory", "qdrant-local", "qdrant-edge")
 def start(tmp_dir: Path) -> Engine:
     import qdrant_client  # noqa: F401  (fail here, as a skip, when the client is missing)
 
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("local", "edge"):  # a store is made in an existing directory
+        (tmp_dir / sub).mkdir(parents=True, exist_ok=True)
 
     def url(variant: str, namespace: str) -> str:
         if variant == "qdrant-memory":

@@ -131,7 +131,10 @@ def plain_metadata(
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InputError(f"{where} is {value!r}: metadata holds finite numbers only")
+            raise InputError(
+                f"{where} is {value!r}: metadata holds finite numbers only; use None or a "
+                "large finite number"
+            )
         return value
     if isinstance(value, np.generic):
         return plain_metadata(value.item(), where, max_int=max_int, engine=engine)

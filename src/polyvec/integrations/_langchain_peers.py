@@ -30,6 +30,7 @@ peer keyword                               polyvec
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from polyvec.errors import ConfigurationError
@@ -80,6 +81,12 @@ _REFUSED = {
     "logger": "polyvec logs to the 'polyvec' logger (logging.getLogger('polyvec'))",
     "hybrid_search_config": 'use retrieval_mode="hybrid" (and fusion=...)',
 }
+
+
+def _make_parent(path: Any) -> None:
+    """The peers create a store's directories as needed (a polyvec URL does not, to
+    catch typos): a peer's ``path=`` keeps working as it does there."""
+    Path(str(path)).expanduser().absolute().parent.mkdir(parents=True, exist_ok=True)
 
 
 def peer_distance(value: Any) -> str:
@@ -180,9 +187,11 @@ def read_peer_options(given: Mapping[str, Any]) -> PeerOptions:
                 _url(out, "qdrant+memory://?layout=langchain", key)
         elif key == "path":
             if value is not None:
+                _make_parent(value)
                 _url(out, f"qdrant+local://{value}?layout=langchain", key)
         elif key == "persist_directory":
             if value is not None:
+                _make_parent(value)
                 _url(out, f"chroma+local://{value}", key)
         elif key == "client":
             out.client = value
