@@ -103,6 +103,14 @@ def test_options_pass_through(qb: QdrantBase) -> None:
     qb.upsert(name, corpus(10))
     assert qb.count(name, F("parity") == "even") == 5
     assert len(qb.search_dense(name, np.ones(DIM), 3, F("i") >= 4)) == 3
+    assert qb.count(name, F("i") == 4) == 1  # equality runs on the number shadow
+    # local mode builds no payload index (it searches by brute force); the others index
+    # the field for ranges and its number shadow for equality
+    indexes = qb.collection_stats(name).details.get("payload_indexes")
+    if getattr(qb, "_local", False):
+        assert not indexes
+    else:
+        assert {"metadata.i", "pv_numbers.i"} <= set(indexes), indexes
 
 
 # -- ids and documents ----------------------------------------------------------------

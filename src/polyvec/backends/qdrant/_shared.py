@@ -382,13 +382,18 @@ class QdrantBase(Backend):
         return out
 
     # -- data -------------------------------------------------------------------------
-    def _index_target(self, name: str, schema: str, backend: str) -> tuple[str, str]:
-        """Where a payload index on metadata field ``name`` goes: a ``datetime`` index
-        goes on the date shadow, which is what date filters compare."""
+    def _index_targets(self, name: str, schema: str, backend: str) -> list[tuple[str, str]]:
+        """The payload indexes serving filters on metadata field ``name``: a
+        ``datetime`` index goes on the date shadow (what date filters compare); a
+        number index stays on the field (ranges) and gains a ``keyword`` one on the
+        number shadow (what equality compares)."""
         lay = self.layout
         if schema == "datetime" and lay.dates_key is not None:
-            return field_path(name, lay.dates_key, backend), schema
-        return field_path(name, lay.metadata_key, backend), schema
+            return [(field_path(name, lay.dates_key, backend), schema)]
+        out = [(field_path(name, lay.metadata_key, backend), schema)]
+        if schema in ("integer", "float") and lay.numbers_key is not None:
+            out.append((field_path(name, lay.numbers_key, backend), "keyword"))
+        return out
 
     def _pid(self, doc_id: DocId) -> str:
         """The point id of ``doc_id`` in this backend's layout."""

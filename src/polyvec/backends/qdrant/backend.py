@@ -506,10 +506,10 @@ class QdrantBackend(QdrantBase):
             )
             # Local mode searches by brute force: payload indexes would only warn.
             for name, schema in () if self._local else opts.payload_indexes.items():
-                path, kind = self._index_target(name, schema, "qdrant")
-                self.client.create_payload_index(
-                    spec.name, path, field_schema=models.PayloadSchemaType(kind)
-                )
+                for path, kind in self._index_targets(name, schema, "qdrant"):
+                    self.client.create_payload_index(
+                        spec.name, path, field_schema=models.PayloadSchemaType(kind)
+                    )
 
     def _e_spec(self, name: str) -> CollectionSpec | None:
         with self._errors(name, "get_collection"):

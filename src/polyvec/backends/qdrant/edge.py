@@ -319,8 +319,8 @@ class QdrantEdgeBackend(QdrantBase):
         with self._errors(spec.name, "create shard"):
             shard = qe.EdgeShard.create(str(base / "shard"), config)
             for name, schema in opts.payload_indexes.items():
-                path, kind = self._index_target(name, schema, "qdrant-edge")
-                shard.update(qe.UpdateOperation.create_field_index(path, _SCHEMAS[kind]))
+                for path, kind in self._index_targets(name, schema, "qdrant-edge"):
+                    shard.update(qe.UpdateOperation.create_field_index(path, _SCHEMAS[kind]))
         self._shards[spec.name] = shard
         self._write_json(base / "spec.json", spec_json)
 
