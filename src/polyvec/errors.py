@@ -13,6 +13,8 @@ wrong and what to do about it::
     │   ├── SchemaError               metadata that does not fit the declared MetadataSchema
     │   ├── DimensionMismatchError    a vector of the wrong length for the collection
     │   ├── InvalidVectorError        NaN / infinite values, empty or malformed vectors
+    │   ├── InvalidTextError          (also FilterError) a string with a lone surrogate,
+    │   │                             in an id, text, metadata key or value, or a filter
     │   └── EmptyQueryError           a query with no text (or no usable tokens)
     ├── FilterError                   (also ValueError) a metadata filter is wrong
     │   ├── FilterSyntaxError         unknown operator, malformed filter dict
@@ -51,6 +53,7 @@ __all__ = [
     "FilterSyntaxError",
     "FilterValueError",
     "InputError",
+    "InvalidTextError",
     "InvalidVectorError",
     "MissingDependencyError",
     "PolyvecError",
@@ -165,6 +168,12 @@ class FilterSyntaxError(FilterError):
 
 class FilterValueError(FilterError):
     """A filter value of the wrong type for its operator."""
+
+
+class InvalidTextError(InputError, FilterError):
+    """A string that is not valid Unicode (a lone surrogate code point such as
+    ``"\\ud800"``), which no engine can store or compare: in a document id, text,
+    metadata key or value, or a filter field or value. The message names where."""
 
 
 class UnsupportedFilterError(FilterError):

@@ -7,7 +7,11 @@ from __future__ import annotations
 
 import pytest
 
-from polyvec.errors import FilterSyntaxError, FilterValueError
+from polyvec.errors import (
+    FilterSyntaxError,
+    InputError,
+    InvalidTextError,
+)
 from polyvec.filters import And, F, Filter, Not, Or, matches, parse_filter, select
 from polyvec.filters.ast import flattened
 from polyvec.filters.limits import MAX_DEPTH
@@ -77,9 +81,11 @@ def test_flattening_keeps_an_unnested_filter_as_it_is() -> None:
 
 @pytest.mark.parametrize("bad", ["\ud800", "a\udfffb", "\ud83d\ude00"])
 def test_surrogates_are_refused_naming_the_field(bad: str) -> None:
-    with pytest.raises(FilterSyntaxError, match="surrogate"):
+    """One rule with documents: an InvalidTextError, which is an InputError (and a
+    FilterError)."""
+    with pytest.raises(InvalidTextError, match="surrogate"):
         F(f"meta.{bad}")
-    with pytest.raises(FilterSyntaxError, match="surrogate"):
+    with pytest.raises(InputError, match="surrogate"):
         parse_filter({bad: 1})
     for build in (
         lambda: F("title") == bad,
@@ -89,7 +95,7 @@ def test_surrogates_are_refused_naming_the_field(bad: str) -> None:
         lambda: F("title").text_match(bad),
         lambda: parse_filter({"title": {"$nin": [bad]}}),
     ):
-        with pytest.raises(FilterValueError, match=r"filter on 'title'.*surrogate"):
+        with pytest.raises(InvalidTextError, match=r"filter on 'title'.*surrogate"):
             build()
 
 

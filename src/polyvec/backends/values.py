@@ -40,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from polyvec.errors import InputError
+from polyvec.errors import InputError, InvalidTextError
 from polyvec.filters.ast import parse_iso_datetime
 from polyvec.types import Document
 
@@ -90,14 +90,15 @@ def range_float(value: int | float) -> float:
 
 
 def check_str(value: str, where: str) -> str:
-    """``value``, or ``InputError`` when it is not valid Unicode (a lone surrogate)."""
+    """``value``, or :class:`~polyvec.errors.InvalidTextError` (an ``InputError``) when
+    it is not valid Unicode (a lone surrogate)."""
     if value.isascii():
         return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as exc:
         bad = value[exc.start : exc.end]
-        raise InputError(
+        raise InvalidTextError(
             f"{where} contains the lone surrogate {bad!r} at position {exc.start}, which no "
             "engine can store: decode the source text with errors='replace' or remove it"
         ) from None

@@ -37,7 +37,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Union
 
-from polyvec.errors import FilterSyntaxError, FilterValueError
+from polyvec.errors import FilterSyntaxError, FilterValueError, InvalidTextError
 from polyvec.filters.limits import MAX_DEPTH, too_deep
 
 __all__ = [
@@ -139,7 +139,7 @@ def validate_field(field: str) -> str:
             "rename the metadata key"
         )
     if not is_text(field):
-        raise FilterSyntaxError(
+        raise InvalidTextError(
             f"filter field {field!r} holds a surrogate code point, which is not valid "
             "Unicode, so no backend can store or match it: decode the name properly (e.g. "
             "bytes.decode('utf-8'), never errors='surrogateescape')"
@@ -261,11 +261,10 @@ def _check_scalar(op: Op, value: object) -> Scalar:
 
 def _text(op: Op, value: str) -> str:
     if not is_text(value):
-        _refuse(
-            op,
-            f"cannot compare with {value!r:.80}: it holds a surrogate code point, which is "
-            "not valid Unicode, so no backend can store or match it: decode the text properly "
-            "(e.g. bytes.decode('utf-8'), never errors='surrogateescape')",
+        raise InvalidTextError(
+            f"{op.value} cannot compare with {value!r:.80}: it holds a surrogate code point, "
+            "which is not valid Unicode, so no backend can store or match it: decode the "
+            "text properly (e.g. bytes.decode('utf-8'), never errors='surrogateescape')"
         )
     return str.__str__(value)
 
@@ -311,6 +310,8 @@ class Comparison:
                 ) from None
         try:
             object.__setattr__(self, "value", self._checked_value())
+        except InvalidTextError as exc:
+            raise InvalidTextError(f"filter on {self.field!r}: {exc}") from None
         except FilterValueError as exc:
             raise FilterValueError(f"filter on {self.field!r}: {exc}") from None
 
