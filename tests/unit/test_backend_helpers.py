@@ -84,3 +84,11 @@ def test_a_store_in_a_missing_directory_is_not_created(scheme: str, tmp_path: Pa
         open_backend(f"{scheme}://{where}")
     assert not (tmp_path / "no").exists()
     check_store_path("qdrant-edge://x", str(tmp_path / "new"))  # a new store beside: fine
+
+
+def test_the_default_store_creates_its_own_directory(tmp_path: Path) -> None:
+    where = tmp_path / ".polyvec" / "data"
+    check_store_path("qdrant-edge://./.polyvec/data", str(where))
+    assert where.parent.is_dir() and not where.exists()
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        check_store_path("x", str(tmp_path / "missing" / ".polyvec" / "data"))

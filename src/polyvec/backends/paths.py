@@ -3,7 +3,8 @@
 A URL naming an embedded store (``qdrant-edge://``, ``qdrant+local://``,
 ``chroma+local://``, ``milvus+lite://``) creates the store when it does not exist yet;
 a typo in its *parent* directory would otherwise create a new, empty store somewhere
-unexpected and look like an empty collection. So the parent must exist::
+unexpected and look like an empty collection. So the parent must exist (or be
+polyvec's own ``.polyvec`` directory, which the default store creates)::
 
     >>> check_store_path("qdrant-edge:///no/such/dir/store", "/no/such/dir/store")
     Traceback (most recent call last):
@@ -19,7 +20,10 @@ from pathlib import Path
 from polyvec.errors import ConfigurationError
 from polyvec.redaction import redact_url
 
-__all__ = ["check_store_path"]
+__all__ = ["OWN_DIR", "check_store_path"]
+
+OWN_DIR = ".polyvec"
+"""polyvec's own directory (the default store is ``./.polyvec/data``): made as needed."""
 
 
 def check_store_path(url: str, path: str) -> None:
@@ -30,6 +34,9 @@ def check_store_path(url: str, path: str) -> None:
         return
     parent = where.parent
     shown = redact_url(url)
+    if parent.name == OWN_DIR and parent.parent.is_dir():
+        parent.mkdir(exist_ok=True)  # polyvec's own directory (the default store's)
+        return
     if not parent.is_dir():
         raise ConfigurationError(
             f"{shown!r} names a store in {str(parent)!r}, which does not exist: check the "
