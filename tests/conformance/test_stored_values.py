@@ -217,3 +217,20 @@ def test_qdrant_points_without_shadows_are_backfilled_when_opened(qdrant: Qdrant
     x = held[0]["x"]
     for f in (F("x") == x, F("x") == 1.0, F("d") >= day, F("d") < day, F("x").is_in([x, 1])):
         assert _ids(qdrant, name, f) == sorted(select(f, held)), f
+
+
+def test_wrappers_check_like_the_backend_they_wrap(backend: Backend) -> None:
+    """A retrying (or read-only, encrypting) backend refuses exactly what the engine
+    under it refuses: a wrapper's own default limits must not apply."""
+    from polyvec.safety.retry import RetryingBackend
+
+    wrapped = RetryingBackend(backend)
+    assert wrapped.max_exact_int == backend.max_exact_int
+    for value in (2**53 + 1, 2**63 - 1, 2**70):
+        doc = Document(1, "", {"n": value}, np.ones(DIM))
+        limit = backend.max_exact_int
+        if limit is not None and value > limit:
+            with pytest.raises(InputError, match="beyond"):
+                wrapped.check_documents([doc])
+        else:
+            wrapped.check_documents([doc])

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from polyvec.backends.base import Backend
+from polyvec.backends.values import check_document
 from polyvec.errors import ConfigurationError, EncryptedFieldError, MissingDependencyError
 from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, scan_facet
 from polyvec.filters.ast import And, Comparison, Filter, Not, Op, Or
@@ -166,6 +167,14 @@ class EncryptedBackend(BackendWrapper):
                     raise EncryptedFieldError(cmp.field)
 
     # -- the backend calls -------------------------------------------------------------
+    def check_documents(self, documents: Sequence[Document]) -> None:
+        for doc in documents:  # what nothing can store (or encrypt), said before encrypting
+            check_document(doc, max_int=None, engine="polyvec")
+        # the engine stores the encrypted form (a string where a value is encrypted)
+        self.inner.check_documents(
+            [replace(d, metadata=self._map(d.metadata, True)) for d in documents]
+        )
+
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         self.inner.upsert(
             collection, [replace(d, metadata=self._map(d.metadata, True)) for d in documents]

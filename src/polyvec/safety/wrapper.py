@@ -32,6 +32,7 @@ class BackendWrapper(Backend):
         # ``capabilities`` is a class attribute on real backends; a wrapper mirrors the
         # instance it wraps.
         setattr(self, "capabilities", inner.capabilities)  # noqa: B010
+        self.max_exact_int = inner.max_exact_int
 
     def unwrap(self) -> Backend:
         """The innermost (real) backend."""
@@ -52,6 +53,9 @@ class BackendWrapper(Backend):
 
     def drop_collection(self, name: str) -> None:
         self.inner.drop_collection(name)
+
+    def check_documents(self, documents: Sequence[Document]) -> None:
+        self.inner.check_documents(documents)
 
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         self.inner.upsert(collection, documents)
