@@ -133,7 +133,7 @@ def plain_metadata(
     if isinstance(value, float):
         if not math.isfinite(value):
             raise InputError(
-                f"{where} is {value!r}: metadata holds finite numbers only; use None or a "
+                f"{where} is {value!r}: metadata cannot hold NaN or infinity; use None or a "
                 "large finite number"
             )
         return value
@@ -145,7 +145,9 @@ def plain_metadata(
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise InputError(f"{where} has the non-str key {key!r}: metadata keys are str")
+                raise InputError(
+                    f"{where} has the non-str key {key!r}: metadata keys must be strings"
+                )
             check_str(key, f"a key in {where}")
             out[key] = plain_metadata(item, f"{where}.{key}", max_int=max_int, engine=engine)
         return out

@@ -330,9 +330,9 @@ class PgVectorBackend(Backend):
 
     # -- data -----------------------------------------------------------------------
     def check_documents(self, documents: Sequence[Document]) -> None:
-        for doc in documents:
-            stored_fields(doc)  # PostgreSQL's own refusals (NUL, jsonb), said its way
         super().check_documents(documents)
+        for doc in documents:
+            stored_fields(doc)  # PostgreSQL's own refusals too (NUL characters)
 
     def upsert(self, collection: str, documents: Sequence[Document]) -> None:
         """Insert or replace ``documents`` in ONE transaction: ``COPY`` (binary) into a
