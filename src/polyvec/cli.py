@@ -285,9 +285,11 @@ def _ingest(args: argparse.Namespace) -> int:
     from polyvec.chunking import Chunker
     from polyvec.errors import ReadOnlyError
     from polyvec.ingest import sync_paths
+    from polyvec.ingest.files import require_paths
 
     if args.read_only:  # refused before a file is read or a chunk embedded
         raise ReadOnlyError("ingest documents", f"collection {args.collection!r}")
+    require_paths(args.paths)  # a missing path must not leave an empty collection behind
     coll = _open_collection(args, create=True)
     try:
         chunker = Chunker.for_embedder(coll.embedder, args.chunk_size, args.chunk_overlap)

@@ -130,6 +130,15 @@ def test_errors_are_reported_not_raised(store, capsys):
     assert "collection 'nope' does not exist" in capsys.readouterr().err
 
 
+def test_ingest_of_a_missing_path_opens_nothing(tmp_path, capsys):
+    # checked before the store is opened or the model loaded: a typo leaves no empty
+    # collection (nor store) behind
+    url = f"qdrant-edge://{tmp_path / 'store'}"
+    assert main(["ingest", str(tmp_path / "no-such-dir"), "--url", url, "--no-progress"]) == 2
+    assert "no-such-dir' does not exist: pass files or directories" in capsys.readouterr().err
+    assert not (tmp_path / "store").exists()
+
+
 def test_info_redacts_secrets(capsys):
     from polyvec.safety.secrets import redact_url
 

@@ -156,8 +156,18 @@ def test_cli_export_import_and_verify(fmt, name, options, engine_url, tmp_path, 
     assert "imported 26 documents into 'kb' and verified" in capsys.readouterr().out
     assert main(["verify", src_url, dst_url, "--collection", "kb"]) == 0
     assert capsys.readouterr().out.startswith("identical: 26 source documents")
-    assert main(["import", str(tmp_path / f"missing.{fmt}"), "--url", dst_url]) != 0
-    assert f"missing.{fmt}" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / f"missing.{fmt}"), "--url", dst_url]) == 2
+    assert f"missing.{fmt}': no such file" in capsys.readouterr().err
+    # an output that cannot be written is refused, typed, before the collection is read
+    for bad, why in [(tmp_path / "no-dir" / name, "does not exist"), (tmp_path, "is a folder")]:
+        assert main(["export", "--url", src_url, "--collection", "kb", str(bad), *options]) == 2
+        assert why in capsys.readouterr().err
+    src = opened(src_url)
+    try:
+        with pytest.raises(InputError, match="does not exist — create it"):
+            export_collection(src, "kb", tmp_path / "no-dir" / name)
+    finally:
+        src.close()
     if fmt == "parquet":
         assert main(["export", "--url", src_url, "--collection", "kb", "-", *options]) == 2
         assert "not stdout" in capsys.readouterr().err

@@ -28,7 +28,7 @@ from pathlib import Path
 from polyvec.errors import InputError
 from polyvec.ingest.loaders import Loaded, Skip, format_of, load_bytes
 
-__all__ = ["FoundFile", "find_files", "identity", "read_files"]
+__all__ = ["FoundFile", "find_files", "identity", "read_files", "require_paths"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,17 @@ def _walk(root: Path) -> list[Path]:
     return sorted(out)
 
 
+def require_paths(paths: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """``paths`` as :class:`Path` objects, or ``InputError`` naming the first that does
+    not exist — checked before a store is opened or a model loaded, so a typo leaves
+    nothing behind."""
+    roots = [Path(p) for p in paths]
+    for root in roots:
+        if not root.exists():
+            raise InputError(f"{os.fsdecode(root)!r} does not exist: pass files or directories")
+    return roots
+
+
 def find_files(
     paths: Sequence[str | os.PathLike[str]],
     *,
@@ -73,10 +84,7 @@ def find_files(
     are shell patterns matched against the file name and its relative path; ``limit``
     keeps the first files. A path that does not exist raises ``InputError`` before
     anything is read."""
-    roots = [Path(p) for p in paths]
-    for root in roots:
-        if not root.exists():
-            raise InputError(f"{os.fsdecode(root)!r} does not exist: pass files or directories")
+    roots = require_paths(paths)
     files: list[FoundFile] = []
     skipped: list[tuple[str, str]] = []
     for root in roots:

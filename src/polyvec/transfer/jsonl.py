@@ -116,6 +116,26 @@ def _format_of(name: str, format: str | None) -> str:
     return chosen
 
 
+def _check_output(name: str) -> None:
+    """``InputError`` before the collection is read when ``name`` cannot be written: a
+    missing folder or one without write permission (the file goes beside it first)."""
+    if name == "-":
+        return
+    folder = os.path.dirname(os.path.abspath(name))
+    if not os.path.isdir(folder):
+        raise InputError(
+            f"cannot export to {name!r}: the folder {folder!r} does not exist — create it "
+            "or choose another path"
+        )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(
+            f"cannot export to {name!r}: no permission to write in {folder!r} — choose a "
+            "folder you can write to"
+        )
+    if os.path.isdir(name):
+        raise InputError(f"cannot export to {name!r}: it is a folder — name a file in it")
+
+
 def export_collection(
     backend: Backend,
     collection: str,
@@ -136,6 +156,7 @@ def export_collection(
         raise CollectionNotFoundError(collection, backend.capabilities.backend)
     name = os.fspath(path)
     kind = _format_of(name, format)
+    _check_output(name)
     partial = name if name == "-" else f"{name}.partial{'.gz' if name.endswith('.gz') else ''}"
     digest = Digest()
     header = {
@@ -266,6 +287,8 @@ def import_collection(
     name = os.fspath(path)
     if name == "-":
         raise InputError("import reads a file (it is read twice: check, then write), not stdin")
+    if not os.path.isfile(name):
+        raise InputError(f"cannot import {name!r}: no such file — check the path")
     header, _ = _read(path, batch_size)
     expected = check_file(path)
     target = collection or str(header["collection"])
