@@ -299,6 +299,10 @@ def import_collection(
                        dict(raw.get("options") or {}) if same else {})
     )  # fmt: skip
     report = ImportReport(target)
+    if header.get("state") is not None:
+        # write-ahead: a collection opened while (or after) this import dies mid-way
+        # sees the mark and recounts its BM25 statistics from what arrived
+        backend.save_state(target, {**header["state"], "pending": True})
     bar = tqdm(total=expected.count, unit="doc", desc=f"import {target}", disable=not progress)
     with bar:
         for batch in _read(path, batch_size)[1]:
