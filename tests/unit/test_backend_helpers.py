@@ -86,6 +86,16 @@ def test_a_store_in_a_missing_directory_is_not_created(scheme: str, tmp_path: Pa
     check_store_path("qdrant-edge://x", str(tmp_path / "new"))  # a new store beside: fine
 
 
+@pytest.mark.parametrize("scheme", ["qdrant-edge", "qdrant+local", "chroma+local", "milvus+lite"])
+def test_a_store_where_nothing_can_be_created_is_a_typed_error(scheme: str) -> None:
+    """/proc lets root pass every permission check, yet creates nothing: it used to raise
+    a raw FileNotFoundError from deep in the engine."""
+    from polyvec.backends.registry import open_backend
+
+    with pytest.raises(ConfigurationError, match=r"in '/proc', where this process cannot create"):
+        open_backend(f"{scheme}:///proc/polyvec-store")
+
+
 def test_the_default_store_creates_its_own_directory(tmp_path: Path) -> None:
     where = tmp_path / ".polyvec" / "data"
     check_store_path("qdrant-edge://./.polyvec/data", str(where))

@@ -15,6 +15,7 @@ polyvec's own ``.polyvec`` directory, which the default store creates)::
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 from polyvec.errors import ConfigurationError
@@ -43,8 +44,12 @@ def check_store_path(url: str, path: str) -> None:
             f"path for a typo, or create that directory first (mkdir -p {parent}) to make a "
             "new store there"
         )
-    if not os.access(parent, os.W_OK | os.X_OK):
+    try:  # the permission bits do not tell (root, read-only mounts, /proc): try it
+        fd, probe = tempfile.mkstemp(prefix=".polyvec-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
         raise ConfigurationError(
             f"{shown!r} names a new store in {str(parent)!r}, where this process cannot "
-            "write: choose a writable directory"
-        )
+            f"create files ({exc.strerror or exc}): choose a writable directory"
+        ) from exc
