@@ -13,14 +13,20 @@ from polyvec.backends.registry import open_backend
 from tests.transfer.data import HashEmbedder, make_docs
 
 
-def main() -> None:
-    url, name, n, size = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+def ingest(url: str, name: str, n: int, size: int, *, ack: bool = False) -> None:
+    """Add ``make_docs(n)`` to ``name`` a batch of ``size`` at a time (``ACK k`` printed
+    after batch k is acknowledged, with ``ack``)."""
     coll = Collection(open_backend(url), name, embedder=HashEmbedder(), batch_size=size)
     docs = make_docs(n)
     for number, start in enumerate(range(0, len(docs), size)):
         coll.add(docs[start : start + size], progress=False)
-        print(f"ACK {number}", flush=True)
+        if ack:
+            print(f"ACK {number}", flush=True)
     coll.close()
+
+
+def main() -> None:
+    ingest(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), ack=True)
     print("DONE", flush=True)
 
 
