@@ -266,6 +266,7 @@ def test_native_hybrid_equals_client_fusion(qb: QdrantBase, distance: str) -> No
     docs = corpus(60, seed=3)
     name = make(qb, docs, distance)
     rng = np.random.default_rng(4)
+    with_legs: set[str] = set()
     for trial in range(3):
         dense = rng.normal(size=DIM)
         sparse = SparseVector.from_dict({int(t): 1.0 for t in rng.choice(30, 4, replace=False)})
@@ -290,8 +291,22 @@ def test_native_hybrid_equals_client_fusion(qb: QdrantBase, distance: str) -> No
             assert qb.native_fusion(name, fusion) is expected_native, fusion
             if expected_native:
                 assert {s.leg for h in native for s in h.sources} == {"hybrid"}
+                # every leg's own score rides along (Qdrant returns only the fused one)
+                every = {
+                    distance: qb.search_dense(name, dense, 60, where),
+                    "bm25": qb.search_sparse(name, sparse, 60, where),
+                }
+                for hit in native:
+                    for kind, leg in every.items():
+                        own = {h.id: h.score for h in leg}
+                        if hit.id in own:
+                            assert hit.scores[kind] == pytest.approx(own[hit.id], abs=1e-5)
+                            with_legs.add(kind)
+                        else:  # shares no term with the query
+                            assert kind not in hit.scores, (kind, hit)
             else:  # fused by polyvec over payload-free legs: exactly fuse's answer
                 assert [_whole(h) for h in native] == [_whole(h) for h in want], fusion
+    assert with_legs == {distance, "bm25"}  # both legs' scores were checked
 
 
 def test_hybrid_respects_k_and_kind(qb: QdrantBase) -> None:

@@ -290,6 +290,10 @@ class QdrantBase(Backend):
     @abstractmethod
     def _e_filter(self, filter: Filter | None) -> Any: ...
     @abstractmethod
+    def _e_only_ids(self, native_filter: Any, ids: Sequence[str | int]) -> Any:
+        """``native_filter`` narrowed to the points ``ids``."""
+
+    @abstractmethod
     def _e_shadow_mark(self, name: str) -> int:
         """The shadow version every point of ``name`` carries (0: none recorded)."""
 
@@ -636,10 +640,42 @@ class QdrantBase(Backend):
             return self._fused_here(collection, spec, query, sparse, fusion, k, candidates, native)
         with self._guard:
             recs = self._e_fused(collection, query, sparse, how, k, candidates, native)
+            legs = self._leg_scores(collection, spec, query, sparse, recs, native)
         kind: ScoreKind = "rrf" if how.method == "rrf" else "dbsf"
         for rec in recs:
             rec.score *= how.scale
-        return self._hits(recs, kind, "hybrid")
+        return [  # _hits keeps the order of recs
+            replace(hit, scores={**legs[rec.point_id], kind: hit.score})
+            for rec, hit in zip(recs, self._hits(recs, kind, "hybrid"), strict=True)
+        ]
+
+    def _leg_scores(
+        self,
+        collection: str,
+        spec: CollectionSpec,
+        dense: list[float],
+        sparse: SparseVector,
+        recs: list[Rec],
+        native_filter: Any,
+    ) -> dict[str, dict[str, float]]:
+        """Each fused hit's dense and BM25 scores, by point id: Qdrant returns only the
+        fused score, so both legs are searched again, narrowed to the fused points (a
+        scan of ``k`` points each). A point sharing no term with the query has no BM25
+        score."""
+        if not recs:
+            return {}
+        ids = [_engine_id(rec.point_id) for rec in recs]
+        narrowed = self._e_only_ids(native_filter, ids)
+        out: dict[str, dict[str, float]] = {rec.point_id: {} for rec in recs}
+        sign = -1.0 if spec.distance == "l2" else 1.0
+        for leg, using, query, kind in (
+            ("dense", self.layout.dense, dense, spec.distance),
+            ("sparse", self.layout.sparse, sparse, "bm25"),
+        ):
+            for rec in self._e_search(collection, using, query, len(ids), narrowed, False):
+                if rec.point_id in out:
+                    out[rec.point_id][kind] = (sign if leg == "dense" else 1.0) * rec.score
+        return out
 
     def _fused_here(
         self,

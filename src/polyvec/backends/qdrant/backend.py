@@ -461,6 +461,10 @@ class QdrantBackend(QdrantBase):
             numbers_root=self.layout.numbers_key,
         )
 
+    def _e_only_ids(self, native_filter: Any, ids: Sequence[str | int]) -> Any:
+        only = models.HasIdCondition(has_id=list(ids))
+        return models.Filter(must=[only] if native_filter is None else [only, native_filter])
+
     def _vectors_config(self, spec: CollectionSpec, opts: Any) -> Any:
         params = models.VectorParams(
             size=spec.dimension,

@@ -300,6 +300,10 @@ class QdrantEdgeBackend(QdrantBase):
             numbers_root=self.layout.numbers_key,
         )
 
+    def _e_only_ids(self, native_filter: Any, ids: Sequence[str | int]) -> Any:
+        only = qe.HasIdCondition(set(ids))
+        return qe.Filter(must=[only] if native_filter is None else [only, native_filter])
+
     def _e_create(self, spec: CollectionSpec, spec_json: str) -> None:
         opts = parse_options(spec.options)
         vector = qe.EdgeVectorParams(
