@@ -7,12 +7,15 @@ is built (or loaded from disk) first and kept current; prints ``ACK n`` after ea
 
 ``python -m tests.safety.bm25_child check URL COLLECTION``: open the collection as a
 user would, then print one JSON line: the stored documents that BM25 does not find by
-their own text, the saved statistics and a recount of what the store holds.
+their own text, the statistics (as saved, and once opened) and a recount of what the
+store holds. With ``BM25_CHILD_WAIT=1`` a writer prints ``READY`` once open and waits
+for a line on stdin before it writes (the concurrency tests start two at once).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from polyvec import Collection
@@ -24,6 +27,9 @@ from tests.transfer.data import HashEmbedder, make_docs
 def write(url: str, name: str, start: int, n: int, size: int, seed: int) -> None:
     coll = Collection(open_backend(url), name, embedder=HashEmbedder(), batch_size=size)
     docs = make_docs(n, seed, start)
+    if os.environ.get("BM25_CHILD_WAIT"):  # start writing together with another child
+        print("READY", flush=True)
+        sys.stdin.readline()
     if coll.count():  # an application that searches before it writes loads the cache
         coll.backend.search_sparse(name, coll.encode_query_sparse(docs[0].text), 1)
     for number, first in enumerate(range(0, len(docs), size)):
@@ -36,7 +42,9 @@ def write(url: str, name: str, start: int, n: int, size: int, seed: int) -> None
 
 
 def check(url: str, name: str) -> None:
-    coll = Collection(open_backend(url), name, embedder=HashEmbedder(), create=False)
+    backend = open_backend(url)
+    saved = backend.load_state(name) or {}  # as the writers left it, before any recount
+    coll = Collection(backend, name, embedder=HashEmbedder(), create=False)
     try:
         recount = CorpusStats(track_df=coll.stats.track_df)
         stored = [d for batch in coll.backend.scroll(name, batch_size=500) for d in batch]
@@ -51,6 +59,8 @@ def check(url: str, name: str) -> None:
             "stored": len(stored),
             "missing": missing,
             "stats_equal": coll.stats == recount,
+            "saved_equal": "stats" in saved and CorpusStats.from_dict(saved["stats"]) == recount,
+            "saved_pending": bool(saved.get("pending")),
             "stats": repr(coll.stats),
             "recount": repr(recount),
         }

@@ -18,18 +18,37 @@ def trials(default: int = 2) -> int:
     return int(os.environ.get("POLYVEC_FAULT_TRIALS", default))
 
 
-def start(*args: object, crash_at: str | None = None) -> subprocess.Popen[str]:
+def start(*args: object, crash_at: str | None = None, wait: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False"}
     env.pop("POLYVEC_CRASH_AT", None)
     if crash_at is not None:
         env["POLYVEC_CRASH_AT"] = crash_at
+    if wait:
+        env["BM25_CHILD_WAIT"] = "1"
     return subprocess.Popen(
         [*CHILD, *(str(a) for a in args)],
+        stdin=subprocess.PIPE if wait else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
+
+
+def together(*writers: tuple[object, ...]) -> None:
+    """Run writer children at the same time: all open, then all start writing."""
+    running = [start("write", *args, wait=True) for args in writers]
+    for child in running:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        assert line.strip() == "READY", child.stderr.read() if child.stderr else line
+    for child in running:
+        assert child.stdin is not None
+        child.stdin.write("go\n")
+        child.stdin.close()
+        child.stdin = None  # communicate() must not flush it again
+    for child in running:
+        assert finish(child).strip().endswith("DONE")
 
 
 def finish(child: subprocess.Popen[str]) -> str:
