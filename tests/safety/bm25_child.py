@@ -10,6 +10,9 @@ user would, then print one JSON line: the stored documents that BM25 does not fi
 their own text, the statistics (as saved, and once opened) and a recount of what the
 store holds. With ``BM25_CHILD_WAIT=1`` a writer prints ``READY`` once open and waits
 for a line on stdin before it writes (the concurrency tests start two at once).
+
+``python -m tests.safety.bm25_child migrate SOURCE_URL COLLECTION DEST_URL BATCH``:
+``polyvec.transfer.migrate`` the collection, in batches of BATCH.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import sys
 from polyvec import Collection
 from polyvec.backends.registry import open_backend
 from polyvec.sparse.bm25 import CorpusStats
+from polyvec.transfer import migrate
 from tests.transfer.data import HashEmbedder, make_docs
 
 
@@ -77,8 +81,12 @@ def main() -> None:
         write(url, name, start, n, size, seed)
     elif command == "check":
         check(url, name)
+    elif command == "migrate":  # URL is the source, the destination comes after NAME
+        source, destination = open_backend(url), open_backend(sys.argv[4])
+        migrate(source, destination, name, batch_size=int(sys.argv[5]), progress=False)
+        print("DONE", flush=True)
     else:
-        raise SystemExit(f"unknown command {command!r}: use write or check")
+        raise SystemExit(f"unknown command {command!r}: use write, check or migrate")
 
 
 if __name__ == "__main__":

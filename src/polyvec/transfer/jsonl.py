@@ -276,6 +276,8 @@ def import_collection(
                        dict(raw.get("options") or {}) if same else {})
     )  # fmt: skip
     report = ImportReport(target)
+    if header.get("state") is not None:  # write-ahead: opened mid-import, it recounts
+        backend.save_state(target, {**header["state"], "pending": True})
     bar = tqdm(total=expected.count, unit="doc", desc=f"import {target}", disable=not progress)
     with bar:
         for batch in _read(path, batch_size)[1]:
