@@ -14,6 +14,7 @@ job; :meth:`Collection.search` is a shortcut to it::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,6 +36,7 @@ from polyvec.errors import (
 from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, check_facet_args
 from polyvec.filters.ast import Filter
 from polyvec.filters.parse import parse_filter
+from polyvec.saved_state import SavedState
 from polyvec.schema import MetadataSchema
 from polyvec.sparse.bm25 import BM25, CorpusStats
 from polyvec.stats import CollectionStats, collection_statistics
@@ -118,8 +120,10 @@ class Collection:
         self.name = name
         self.batch_size = batch_size
         self._write_lock = threading.RLock()
+        self._saved = SavedState(backend, name)
+        self._doubtful = False  # the statistics may miss another writer's change
         self._spec = backend.get_spec(name)
-        state = backend.load_state(name) if self._spec is not None else None
+        state = self._saved.load() if self._spec is not None else None
         embedder = _choose_embedder(embedder, state)
         if state:
             require_same_embedder(state, embedder, name)
@@ -197,18 +201,48 @@ class Collection:
         Done automatically on open when a write was interrupted (a crash between
         writing documents and saving the statistics), so BM25 scores stay exact.
         """
-        with self._write_lock:
-            stats = CorpusStats(track_df=not self.backend.capabilities.native_idf)
-            for batch in self.backend.scroll(self.name, batch_size=1024):
-                stats.add_many(self.bm25.term_counts_many(d.text for d in batch))
-            log.warning(
-                "polyvec: BM25 statistics of collection %r were rebuilt from %d stored "
-                "documents (an earlier write was interrupted)",
-                self.name,
-                stats.n_docs,
-            )
-            self.stats = stats
+        with self._write_lock, self.backend.write_section(self.name):
+            self._recount("an earlier write was interrupted")
+
+    def _recount(self, reason: str) -> None:
+        stats = CorpusStats(track_df=not self.backend.capabilities.native_idf)
+        for batch in self.backend.scroll(self.name, batch_size=1024):
+            stats.add_many(self.bm25.term_counts_many(d.text for d in batch))
+        log.warning(
+            "polyvec: BM25 statistics of collection %r were rebuilt from %d stored documents (%s)",
+            self.name,
+            stats.n_docs,
+            reason,
+        )
+        self.stats, self._doubtful = stats, False
+        self._save_state()
+
+    def _catch_up(self, exclusive: bool) -> None:
+        """Start a write from the statistics another writer saved since this one's."""
+        stored = self._saved.moved()
+        if stored is None:
+            return
+        if stored.get("pending"):  # its writer is inside a write, or died in one
+            if exclusive:  # nobody else is inside: it died, and its rows are uncounted
+                self._recount("a writer of this collection was interrupted")
+                return
+            self._doubtful = True
+        self.stats = CorpusStats.from_dict(stored["stats"])
+
+    def _settle(self, exclusive: bool) -> None:
+        """End a write: save the statistics, or recount them when another writer may
+        have written meanwhile (never save a view that misses its change)."""
+        if self._doubtful or (not exclusive and self._saved.moved() is not None):
+            self._recount("another process wrote to this collection at the same time")
+        else:
             self._save_state()
+
+    def _count_out(self, counts: Iterable[Any]) -> None:
+        for one in counts:
+            try:
+                self.stats.remove(one)
+            except InputError:  # never counted here: this view missed another writer's add
+                self._doubtful = True
 
     # -- info --------------------------------------------------------------------------
     @property
@@ -341,11 +375,12 @@ class Collection:
         )
         with self._write_lock, bar:
             counts = self.bm25.term_counts_many(d.text for d in docs)
-            old = self._existing_counts([d.id for d in docs])
             # Document-side BM25 uses the average length the collection will have once
             # this call is done, so that one add() of a corpus matches bm25s exactly.
             final = self.stats.copy()
-            final.remove_many(old.values())
+            for replaced in self._existing_counts([d.id for d in docs]).values():
+                with contextlib.suppress(InputError):  # a stale view: the window rechecks
+                    final.remove(replaced)
             final.add_many(counts)
             # A window is embedded and written a batch of ``size`` at a time (in the
             # given order), so the bar moves per batch; the embedder sorts each batch by
@@ -353,21 +388,26 @@ class Collection:
             window = max(size, EMBED_WINDOW)
             for wstart in range(0, len(docs), window):
                 part = list(range(wstart, min(wstart + window, len(docs))))
-                # Write-ahead mark: if the process dies before the statistics below are
-                # saved, the next open sees it and recounts them from the store.
-                self._save_state(pending=True)
-                for start in range(0, len(part), size):
-                    chosen = part[start : start + size]
-                    batch = self._vectorise(
-                        [docs[i] for i in chosen], [counts[i] for i in chosen], final
-                    )
-                    self.backend.upsert(self.name, batch)
-                    self.stats.remove_many(
-                        old[key] for d in batch if (key := (type(d.id), d.id)) in old
-                    )
-                    self.stats.add_many(counts[i] for i in chosen)
-                    bar.update(len(batch))
-                self._save_state()
+                with self.backend.write_section(self.name) as exclusive:
+                    self._catch_up(exclusive)
+                    # what this window replaces, read inside the section: another
+                    # writer may have replaced it since the view above
+                    old = self._existing_counts([docs[i].id for i in part])
+                    # Write-ahead mark: if the process dies before the statistics below
+                    # are saved, the next open sees it and recounts them from the store.
+                    self._save_state(pending=True)
+                    for start in range(0, len(part), size):
+                        chosen = part[start : start + size]
+                        batch = self._vectorise(
+                            [docs[i] for i in chosen], [counts[i] for i in chosen], final
+                        )
+                        self.backend.upsert(self.name, batch)
+                        self._count_out(
+                            old[key] for d in batch if (key := (type(d.id), d.id)) in old
+                        )
+                        self.stats.add_many(counts[i] for i in chosen)
+                        bar.update(len(batch))
+                    self._settle(exclusive)
         return [d.id for d in docs]
 
     def _existing_counts(self, ids: Sequence[DocId]) -> dict[tuple[type, DocId], Any]:
@@ -401,7 +441,8 @@ class Collection:
         parsed = self.prepare_filter(filter)
         if (ids is None) == (parsed is None):
             raise InputError("delete() takes ids or filter=..., exactly one of them")
-        with self._write_lock:
+        with self._write_lock, self.backend.write_section(self.name) as exclusive:
+            self._catch_up(exclusive)
             if ids is not None:
                 removed = self.backend.get(self.name, list(ids))
             else:
@@ -410,21 +451,20 @@ class Collection:
                 ]
             self._save_state(pending=True)
             self.backend.delete(self.name, ids=ids, filter=parsed)
-            self.stats.remove_many(self.bm25.term_counts_many(d.text for d in removed))
-            self._save_state()
+            self._count_out(self.bm25.term_counts_many(d.text for d in removed))
+            self._settle(exclusive)
 
     def _save_state(self, *, pending: bool = False) -> None:
-        self.backend.save_state(
-            self.name,
+        self._saved.save(
             {
                 "version": STATE_VERSION,
-                "pending": pending,
                 "embedder": self.embedder.name,
                 "embedder_variant": embedder_variant(self.embedder),
                 "bm25": self.bm25.config(),
                 "stats": self.stats.to_dict(),
                 **({"schema": self.schema.to_dict()} if self.schema is not None else {}),
             },
+            pending=pending,
         )
 
     # -- reads -------------------------------------------------------------------------

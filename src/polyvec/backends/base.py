@@ -23,6 +23,7 @@ import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -312,6 +313,16 @@ class Backend(ABC):
     @abstractmethod
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         """Persist polyvec's state beside the collection (never counted as a document)."""
+
+    def write_section(self, collection: str) -> AbstractContextManager[bool]:
+        """Where polyvec reads a collection's state, writes documents and saves the
+        state again. Yields ``True`` when the engine makes the section exclusive across
+        processes (no other writer of this collection is inside one at the same time;
+        re-entrant in one thread), so the saved BM25 statistics stay exact under
+        concurrent writers. The default yields ``False``: writers are not kept apart,
+        and :class:`~polyvec.collection.Collection` detects the interleaving instead
+        (docs/data-safety.md)."""
+        return nullcontext(False)
 
     def facet(
         self,

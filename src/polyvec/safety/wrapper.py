@@ -10,6 +10,7 @@ they stack over any backend::
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import numpy as np
@@ -138,6 +139,9 @@ class BackendWrapper(Backend):
 
     def save_state(self, collection: str, state: Mapping[str, Any]) -> None:
         self.inner.save_state(collection, state)
+
+    def write_section(self, collection: str) -> AbstractContextManager[bool]:
+        return self.inner.write_section(collection)
 
     def close(self) -> None:
         self.inner.close()

@@ -14,7 +14,9 @@ Documents travel with their dense and sparse vectors, nothing is re-embedded. Th
 destination collection is created with the source's dimension, distance and sparse
 layout (engine-specific options only when both sides are the same engine). polyvec's
 own state (BM25 corpus statistics) is copied after the documents, and recomputed from
-the texts when the destination needs document frequencies the source never kept.
+the texts when the destination needs document frequencies the source never kept. Before
+the first document it is saved marked pending, so a destination opened mid-copy (or
+after a killed copy) recounts its statistics from what it holds.
 
 Resuming: with ``checkpoint=PATH`` every acknowledged batch is recorded; after an
 interruption the same call skips what was already copied. Without it, re-running is
@@ -34,6 +36,7 @@ from tqdm.auto import tqdm
 
 from polyvec.backends.base import Backend, CollectionSpec
 from polyvec.errors import CollectionNotFoundError
+from polyvec.safety.crashpoints import crash_point
 from polyvec.sparse.bm25 import BM25, CorpusStats
 from polyvec.transfer.checkpoint import Checkpoint
 from polyvec.transfer.records import doc_key
@@ -105,6 +108,10 @@ class _StateCarrier:
         if self.recount is not None and self.bm25 is not None:
             self.recount.add_many(self.bm25.term_counts_many(d.text for d in batch))
 
+    def mark(self) -> dict[str, Any] | None:
+        """The write-ahead state to save before the first document."""
+        return None if self.state is None else {**self.state, "pending": True}
+
     def final(self) -> dict[str, Any] | None:
         if self.state is None or self.recount is None:
             return self.state
@@ -152,6 +159,9 @@ def migrate(
         total=total, desc=f"migrate {collection} → {target}", unit="doc", disable=not progress
     )
     try:
+        mark = carrier.mark()
+        if mark is not None:
+            destination.save_state(target, mark)
         with bar:
             for batch in source.scroll(collection, batch_size=batch_size, with_vectors=True):
                 carrier.see(batch)
@@ -159,6 +169,7 @@ def migrate(
                 report.skipped += len(batch) - len(todo)
                 if todo:
                     destination.upsert(target, todo)
+                    crash_point("migrate.copied")
                     if cp is not None:
                         cp.record([d.id for d in todo])
                     report.copied += len(todo)

@@ -50,7 +50,7 @@ from polyvec.backends.base import (
     state_json,
 )
 from polyvec.backends.chroma import layout
-from polyvec.backends.chroma.cache import SparseCache
+from polyvec.backends.chroma.cache import SparseCache, new_generation
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
 from polyvec.backends.chroma.layout import parse_url
 from polyvec.backends.paths import check_store_path
@@ -65,6 +65,7 @@ from polyvec.errors import (
     WriteError,
 )
 from polyvec.filters.ast import Filter
+from polyvec.safety.crashpoints import crash_point
 from polyvec.sparse.index import SparseIndex
 from polyvec.types import DocId, Document, Hit, SparseVector
 
@@ -309,10 +310,12 @@ class ChromaBackend(Backend):
     def _generation(self, handle: Any) -> str:
         return str((handle.metadata or {}).get(layout.GEN_KEY, ""))
 
-    def _bump(self, name: str) -> tuple[str, str, Any]:
-        """Give the collection a new write generation: ``(before, after, handle)``."""
+    def _bump(self, name: str, *, pending: bool = False) -> tuple[str, str, Any]:
+        """Give the collection a new write generation: ``(before, after, handle)``;
+        ``pending`` before a write's first record, settled after its last (see
+        :mod:`polyvec.backends.chroma.cache`)."""
         handle = self._handle(name, fresh=True)
-        before, after = self._generation(handle), uuid.uuid4().hex
+        before, after = self._generation(handle), new_generation(pending=pending)
         meta = {**(handle.metadata or {}), layout.GEN_KEY: after}
         with self._errors(name, "modify"):
             handle.modify(metadata=meta)
@@ -331,6 +334,7 @@ class ChromaBackend(Backend):
             return
         size = self._batch()
         written: list[DocId] = []
+        before, mark, handle = self._bump(collection, pending=True)  # before any record
         try:
             for start in range(0, len(rows), size):
                 chunk = rows[start : start + size]
@@ -343,6 +347,7 @@ class ChromaBackend(Backend):
                         documents=[r.text for r in chunk],
                     )
                 written.extend(r.id for r in chunk)
+                crash_point("chroma.upserted")
         except PolyvecError as exc:
             failed = [r.id for r in rows[len(written) :]]
             with contextlib.suppress(PolyvecError):
@@ -354,7 +359,7 @@ class ChromaBackend(Backend):
                 written=written,
                 failed=failed,
             ) from exc
-        before, after, handle = self._bump(collection)
+        seen, after, handle = self._bump(collection)
         ids = [r.id for r in rows]
         vectors = [r.sparse for r in rows]
 
@@ -363,7 +368,9 @@ class ChromaBackend(Backend):
             keep = [(i, v) for i, v in zip(ids, vectors) if v is not None]
             index.upsert([i for i, _ in keep], [v for _, v in keep])
 
-        self._cache.applied(collection, str(handle.id), before, after, change)
+        # a generation moved by another client meanwhile: the cache cannot follow
+        current = (before, mark) if seen == mark else ()
+        self._cache.applied(collection, str(handle.id), current, after, change)
 
     @staticmethod
     def _clear_stale_keys(handle: Any, chunk: Sequence[layout.Record]) -> None:
@@ -392,6 +399,7 @@ class ChromaBackend(Backend):
         if not keys:
             return
         size, done = self._batch(), 0
+        before, mark, handle = self._bump(collection, pending=True)  # before any deletion
         try:
             for done in range(0, len(keys), size):
                 with self._errors(collection, "delete"):
@@ -406,9 +414,10 @@ class ChromaBackend(Backend):
                 written=[layout.decode_id(k) for k in keys[:done]],
                 failed=[layout.decode_id(k) for k in keys[done:]],
             ) from exc
-        before, after, handle = self._bump(collection)
+        seen, after, handle = self._bump(collection)
         gone = [layout.decode_id(k) for k in keys]
-        self._cache.applied(collection, str(handle.id), before, after, lambda ix: ix.delete(gone))
+        current = (before, mark) if seen == mark else ()
+        self._cache.applied(collection, str(handle.id), current, after, lambda ix: ix.delete(gone))
 
     def _matching_keys(self, name: str, handle: Any, where: dict[str, Any] | None) -> list[str]:
         if where is NOTHING:

@@ -21,6 +21,8 @@ two candidate lists.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -159,6 +161,7 @@ class PgVectorBackend(Backend):
         """The connection string without its password (safe to show)."""
         self._layouts: dict[str, Layout] = {}
         self._session.on_missing_table = self._forget
+        self._sections = threading.local()  # the collections this thread holds locked
 
     @property
     def server_log(self) -> Path | None:
@@ -671,6 +674,22 @@ class PgVectorBackend(Backend):
             lambda conn: conn.execute(query, [collection, payload]),
             write=f"saving the state of {collection!r}",
         )
+
+    @contextlib.contextmanager
+    def write_section(self, collection: str) -> Iterator[bool]:
+        """Exclusive across processes: writers of one collection take turns on an
+        advisory lock keyed on (schema, collection), so each one reads the state and the
+        replaced documents after the previous one saved (exact BM25 statistics)."""
+        held: set[str] = self._sections.__dict__.setdefault("names", set())
+        if collection in held:  # re-entrant: the lock is held by this thread already
+            yield True
+            return
+        with self._session.advisory_lock(f"polyvec:write:{self.schema}.{collection}"):
+            held.add(collection)
+            try:
+                yield True
+            finally:
+                held.discard(collection)
 
     def close(self) -> None:
         """Close the connection pool (idempotent); the data stays in PostgreSQL."""

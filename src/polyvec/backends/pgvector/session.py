@@ -15,10 +15,11 @@ session only when they change, in the same round trip as the query
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -342,6 +343,27 @@ class Session:
                 failed=ids,
             ) from self.unavailable(last)
         raise self.unavailable(last) from None
+
+    @contextlib.contextmanager
+    def advisory_lock(self, key: str) -> Iterator[None]:
+        """Hold PostgreSQL's session-level advisory lock on ``key`` (waiting for it), on a
+        connection of its own: a process killed while holding it loses the connection,
+        and the server releases the lock with it."""
+        try:
+            conn = psycopg.connect(self._conninfo, **self._connect_kwargs())
+        except psycopg.OperationalError as exc:
+            raise self.unavailable(exc) from None
+        try:
+            try:
+                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+            except psycopg.Error as exc:
+                raise BackendError(
+                    f"PostgreSQL at {self.url} refused the write lock {key!r}: "
+                    f"{scrub(str(exc).strip(), self._conninfo)}"
+                ) from None
+            yield
+        finally:
+            conn.close()  # ends the session, which releases the lock
 
     def fetch(
         self,
