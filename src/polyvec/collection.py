@@ -32,6 +32,7 @@ from polyvec.errors import (
     ConfigurationError,
     DimensionMismatchError,
     InputError,
+    WriteError,
 )
 from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, check_facet_args
 from polyvec.filters.ast import Filter
@@ -84,6 +85,22 @@ def _as_document(item: Document | str, index: int) -> Document:
             f"Document(id=..., text=...) objects (item {index})"
         )
     raise InputError(f"add() takes Document objects, got {type(item).__name__} (item {index})")
+
+
+def _stopped_part_way(
+    name: str, docs: Sequence[Document], written: list[DocId], exc: Exception
+) -> WriteError:
+    """The error of an ``add`` that failed after some of its documents were written:
+    which ids are in the store (``.written``) and which are not (``.failed``)."""
+    if isinstance(exc, WriteError):  # the failing batch's own written part
+        written = written + exc.written
+    done = {(type(i), i) for i in written}
+    failed = [d.id for d in docs if (type(d.id), d.id) not in done]
+    return WriteError(
+        f"add() to collection {name!r} stopped part-way ({type(exc).__name__}: {exc})",
+        written=written,
+        failed=failed,
+    )
 
 
 class Collection:
@@ -386,28 +403,35 @@ class Collection:
             # given order), so the bar moves per batch; the embedder sorts each batch by
             # length itself.
             window = max(size, EMBED_WINDOW)
-            for wstart in range(0, len(docs), window):
-                part = list(range(wstart, min(wstart + window, len(docs))))
-                with self.backend.write_section(self.name) as exclusive:
-                    self._catch_up(exclusive)
-                    # what this window replaces, read inside the section: another
-                    # writer may have replaced it since the view above
-                    old = self._existing_counts([docs[i].id for i in part])
-                    # Write-ahead mark: if the process dies before the statistics below
-                    # are saved, the next open sees it and recounts them from the store.
-                    self._save_state(pending=True)
-                    for start in range(0, len(part), size):
-                        chosen = part[start : start + size]
-                        batch = self._vectorise(
-                            [docs[i] for i in chosen], [counts[i] for i in chosen], final
-                        )
-                        self.backend.upsert(self.name, batch)
-                        self._count_out(
-                            old[key] for d in batch if (key := (type(d.id), d.id)) in old
-                        )
-                        self.stats.add_many(counts[i] for i in chosen)
-                        bar.update(len(batch))
-                    self._settle(exclusive)
+            written: list[DocId] = []
+            try:
+                for wstart in range(0, len(docs), window):
+                    part = list(range(wstart, min(wstart + window, len(docs))))
+                    with self.backend.write_section(self.name) as exclusive:
+                        self._catch_up(exclusive)
+                        # what this window replaces, read inside the section: another
+                        # writer may have replaced it since the view above
+                        old = self._existing_counts([docs[i].id for i in part])
+                        # Write-ahead mark: if the process dies before the statistics below
+                        # are saved, the next open sees it and recounts them from the store.
+                        self._save_state(pending=True)
+                        for start in range(0, len(part), size):
+                            chosen = part[start : start + size]
+                            batch = self._vectorise(
+                                [docs[i] for i in chosen], [counts[i] for i in chosen], final
+                            )
+                            self.backend.upsert(self.name, batch)
+                            written.extend(d.id for d in batch)
+                            self._count_out(
+                                old[key] for d in batch if (key := (type(d.id), d.id)) in old
+                            )
+                            self.stats.add_many(counts[i] for i in chosen)
+                            bar.update(len(batch))
+                        self._settle(exclusive)
+            except Exception as exc:
+                if not written:
+                    raise  # nothing of this call is in the store: the error as it came
+                raise _stopped_part_way(self.name, docs, written, exc) from exc
         return [d.id for d in docs]
 
     def _existing_counts(self, ids: Sequence[DocId]) -> dict[tuple[type, DocId], Any]:
