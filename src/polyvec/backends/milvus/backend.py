@@ -46,8 +46,10 @@ from polyvec.backends.base import (
 )
 from polyvec.backends.milvus import layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
+from polyvec.backends.milvus.lite_lock import lite_file_in_use
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
 from polyvec.backends.paths import check_store_path
+from polyvec.backends.store_lock import StoreLock, acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -56,6 +58,7 @@ from polyvec.errors import (
     ConfigurationError,
     MissingDependencyError,
     PolyvecError,
+    StoreLockedError,
 )
 from polyvec.filters.ast import Filter
 from polyvec.fusion import RRF, Fusion, fuse
@@ -214,13 +217,16 @@ class MilvusBackend(MilvusRows, Backend):
                 type(self).capabilities, hybrid_fusions=frozenset({"rrf"})
             )
         self._owns_client = client is None
+        self._store_lock: StoreLock | None = None
+        self._lite_file: str | None = None
         if client is not None:
             self.client = client
             self.display_url = "milvus (client given)"
             return
         if path is not None:
-            target = str(path)
+            target = self._lite_file = str(path)
             self.display_url = f"milvus+lite://{target}"
+            self._store_lock = acquire(target, "Milvus Lite", self)  # before Milvus Lite opens it
             with warnings.catch_warnings():  # milvus-lite warns that pkg_resources is old
                 warnings.simplefilter("ignore")
                 with contextlib.suppress(ImportError):
@@ -233,7 +239,12 @@ class MilvusBackend(MilvusRows, Backend):
             kwargs["token"] = self._secret
         if db_name:
             kwargs["db_name"] = db_name
-        self.client = self._connect(kwargs)
+        try:
+            self.client = self._connect(kwargs)
+        except BaseException:
+            if self._store_lock is not None:
+                self._store_lock.release()
+            raise
 
     def _connect(self, kwargs: dict[str, Any], attempts: int = 3) -> Any:
         """A MilvusClient, retried briefly: gRPC shares one transport per target, and a
@@ -268,6 +279,8 @@ class MilvusBackend(MilvusRows, Backend):
             if self._owns_client:
                 with contextlib.suppress(Exception):
                     self.client.close()
+            if self._store_lock is not None:
+                self._store_lock.release()
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
@@ -289,6 +302,12 @@ class MilvusBackend(MilvusRows, Backend):
         ):
             self._specs.pop(collection, None)
             return CollectionNotFoundError(collection, "milvus")
+        if (
+            self._lite_file is not None
+            and "Open local milvus failed" in message
+            and lite_file_in_use(self._lite_file)
+        ):
+            return StoreLockedError(self._lite_file, "Milvus Lite")
         return BackendError(f"Milvus {op} failed on {self.display_url}: {text[:500]}")
 
     def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
