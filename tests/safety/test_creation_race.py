@@ -131,3 +131,71 @@ def test_two_processes_creating_one_store_lose_no_acknowledged_write(
         with monkeypatch.context() as here:
             here.chdir(where)  # the default store is ./.polyvec in the race's directory
             _check_store(url, acked)
+
+
+OPEN = """
+import sys
+from polyvec.backends.registry import open_backend
+from polyvec.errors import StoreLockedError
+try:
+    open_backend(sys.argv[1]).close()
+except StoreLockedError as exc:
+    print("LOCKED", exc)
+else:
+    print("OPENED")
+"""
+
+
+@pytest.mark.parametrize("variant", VARIANTS[1:])
+def test_a_store_is_free_again_once_its_backend_closes(engine_url, tmp_path, variant):
+    url = _store_url(engine_url, variant, tmp_path)
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+
+    def other() -> str:
+        done = subprocess.run([sys.executable, "-c", OPEN, url], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        return done.stdout.strip() or done.stderr[-1500:]
+
+    backend = open_backend(url)
+    try:
+        held = other()
+    finally:
+        backend.close()
+    assert held.startswith("LOCKED") and "one process at a time" in held, held
+    if variant == "milvus-lite":
+        # pymilvus keeps the Milvus Lite server (and the file) until the process ends,
+        # and so polyvec keeps its lock: still refused, in polyvec's words
+        after = other()
+        assert after.startswith("LOCKED") and f"process {os.getpid()}" in after, after
+    else:
+        assert other() == "OPENED"
+
+
+RAW_MILVUS = """
+import sys
+from pymilvus import MilvusClient
+client = MilvusClient(sys.argv[1])
+print("HELD", flush=True)
+sys.stdin.readline()
+"""
+
+
+@pytest.mark.milvus
+def test_a_milvus_lite_file_another_program_serves_is_refused_by_name(engine_url, tmp_path):
+    """Issue 17 item 11: not "Open local milvus failed", but which file and what to do."""
+    from polyvec.errors import StoreLockedError
+
+    _store_url(engine_url, "milvus-lite", tmp_path)  # skips, or fails, without Milvus Lite
+    db = tmp_path / "other.db"
+    holder = subprocess.Popen([sys.executable, "-c", RAW_MILVUS, str(db)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "HELD"
+        with pytest.raises(StoreLockedError) as caught:
+            open_backend(f"milvus+lite://{db}")
+        assert caught.value.path == str(db) and "one process at a time" in str(caught.value)
+    finally:
+        holder.communicate("\n", timeout=120)

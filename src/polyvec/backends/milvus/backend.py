@@ -226,7 +226,12 @@ class MilvusBackend(MilvusRows, Backend):
         if path is not None:
             target = self._lite_file = str(path)
             self.display_url = f"milvus+lite://{target}"
-            self._store_lock = acquire(target, "Milvus Lite", self)  # before Milvus Lite opens it
+            # Before Milvus Lite opens the file; held until this process exits, as
+            # pymilvus keeps the Milvus Lite server (and the file) until then.
+            self._store_lock = acquire(target, "Milvus Lite")
+            if lite_file_in_use(target):  # by a program other than polyvec
+                self._store_lock.release()
+                raise StoreLockedError(target, "Milvus Lite")
             with warnings.catch_warnings():  # milvus-lite warns that pkg_resources is old
                 warnings.simplefilter("ignore")
                 with contextlib.suppress(ImportError):
@@ -273,14 +278,13 @@ class MilvusBackend(MilvusRows, Backend):
         return f"<MilvusBackend {self.display_url}{key}>"
 
     def close(self) -> None:
-        """Close the client this backend opened (a client given to it stays open)."""
+        """Close the client this backend opened (a client given to it stays open). A
+        Milvus Lite file stays this process's until it exits: pymilvus keeps its server."""
         if not self._closed:
             self._closed = True
             if self._owns_client:
                 with contextlib.suppress(Exception):
                     self.client.close()
-            if self._store_lock is not None:
-                self._store_lock.release()
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:
@@ -302,12 +306,14 @@ class MilvusBackend(MilvusRows, Backend):
         ):
             self._specs.pop(collection, None)
             return CollectionNotFoundError(collection, "milvus")
-        if (
-            self._lite_file is not None
-            and "Open local milvus failed" in message
-            and lite_file_in_use(self._lite_file)
-        ):
-            return StoreLockedError(self._lite_file, "Milvus Lite")
+        lite_failed = "Open local milvus failed" in message and "not exists" not in message
+        if self._lite_file is not None and lite_failed:
+            return BackendError(
+                f"Milvus Lite could not open {self._lite_file}: most often another program "
+                "has it open (Milvus Lite serves a file to one process at a time; close that "
+                "program, or use a Milvus server for several); else run with LOG_LEVEL=INFO "
+                "to see Milvus Lite's reason"
+            )
         return BackendError(f"Milvus {op} failed on {self.display_url}: {text[:500]}")
 
     def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
