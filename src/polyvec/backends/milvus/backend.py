@@ -44,7 +44,7 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
 )
-from polyvec.backends.milvus import layout
+from polyvec.backends.milvus import indexes, layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.lite_lock import lite_file_in_use
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
@@ -210,6 +210,7 @@ class MilvusBackend(MilvusRows, Backend):
         self.timeout = float(timeout)
         self._secret = token or (os.environ.get("MILVUS_TOKEN") if uri else None) or None
         self._specs: dict[str, CollectionSpec] = {}
+        self._ready: set[str] = set()  # collections whose indexes and load were checked
         self._closed = False
         self.native_hybrid = bool(native_hybrid)
         if self.native_hybrid:  # this instance declares Milvus' RRF as native
@@ -341,16 +342,7 @@ class MilvusBackend(MilvusRows, Backend):
         schema.add_field("text", DataType.VARCHAR, max_length=layout.MAX_TEXT_BYTES)
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("pv", DataType.JSON)
-        index = dict(options.get("index") or {})
-        params = self.client.prepare_index_params()
-        params.add_index(
-            "dense",
-            index_type=index.get("index_type", "AUTOINDEX"),
-            metric_type=layout.METRICS[spec.distance],
-            params=dict(index.get("params") or {}),
-        )
-        if spec.sparse:
-            params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        params = indexes.index_params(self.client, indexes.needed(spec, options))
         with self._errors(spec.name, "create_collection"):
             self.client.create_collection(
                 self._physical(spec.name),
@@ -365,6 +357,7 @@ class MilvusBackend(MilvusRows, Backend):
         with self._errors(name, "describe_collection"):
             if not self.client.has_collection(physical, timeout=self.timeout):
                 self._specs.pop(name, None)
+                self._ready.discard(name)
                 return None
             described = self.client.describe_collection(physical, timeout=self.timeout)
         spec = layout.spec_from_description(name, str(described.get("description", "")))
@@ -373,8 +366,21 @@ class MilvusBackend(MilvusRows, Backend):
                 f"Milvus collection {physical!r} was not created by polyvec (its description "
                 "holds no polyvec spec): create it with polyvec, or use another name"
             )
+        if name not in self._ready:
+            self._repair(name, spec)
         self._specs[name] = spec
         return spec
+
+    def _repair(self, name: str, spec: CollectionSpec) -> None:
+        """Finish a collection (and the state collection) that a killed process left
+        half-created: a missing index is created, an unloaded collection loaded."""
+        physical, state = self._physical(name), self.prefix + layout.STATE_COLLECTION
+        with self._errors(name, "repair"):
+            needed = indexes.needed(spec, layout.check_options(spec))
+            indexes.ensure_ready(self.client, physical, needed, self.timeout)
+            if self.client.has_collection(state, timeout=self.timeout):
+                indexes.ensure_ready(self.client, state, indexes.STATE_INDEXES, self.timeout)
+        self._ready.add(name)
 
     def _require(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name) or self.get_spec(name)
@@ -395,6 +401,7 @@ class MilvusBackend(MilvusRows, Backend):
             if self.client.has_collection(physical, timeout=self.timeout):
                 self.client.drop_collection(physical, timeout=self.timeout)
         self._specs.pop(name, None)
+        self._ready.discard(name)
         self._drop_state(physical)
 
     def collection_stats(self, collection: str) -> EngineStats:
