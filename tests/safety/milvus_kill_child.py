@@ -3,7 +3,8 @@ collection and (optionally) die by SIGKILL right after its k-th engine step.
 
 ``python -m tests.safety.milvus_kill_child URL N_DOCS BATCH KILL_AFTER``: the steps
 counted are the engine calls that create and fill a collection (create collection,
-create index, load, upsert rows), in order; ``KILL_AFTER`` 0 kills nowhere. It prints
+create index, load, upsert rows), in order; ``KILL_AFTER`` 0 kills nowhere, ``-k``
+kills *during* step k (from another thread, while the call is in flight). It prints
 ``STEP k name`` before each step's call, ``ACK n`` after each acknowledged batch.
 """
 
@@ -13,6 +14,7 @@ import functools
 import os
 import signal
 import sys
+import threading
 from typing import Any
 
 from pymilvus.client.grpc_handler import GrpcHandler
@@ -31,6 +33,8 @@ def _counted(kill_after: int) -> None:
         @functools.wraps(call)
         def step(*args: Any, **kwargs: Any) -> Any:
             print(f"STEP {done[0] + 1} {name}", flush=True)
+            if done[0] + 1 == -kill_after:
+                threading.Timer(0.002, os.kill, (os.getpid(), signal.SIGKILL)).start()
             result = call(*args, **kwargs)
             done[0] += 1
             if done[0] == kill_after:  # the step returned: die before the next

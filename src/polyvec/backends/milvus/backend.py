@@ -307,6 +307,13 @@ class MilvusBackend(MilvusRows, Backend):
         ):
             self._specs.pop(collection, None)
             return CollectionNotFoundError(collection, "milvus")
+        if "Growing segment loss raw data" in message:  # seen after a kill mid-write
+            return BackendError(
+                f"Milvus {op} failed on {self.display_url}: the engine lost the unflushed "
+                f"rows of {collection!r} when a process writing it was killed; re-add the "
+                "documents written last (re-running that ingest repairs it), or restore a "
+                f"backup ({text[:200]})"
+            )
         lite_failed = "Open local milvus failed" in message and "not exists" not in message
         if self._lite_file is not None and lite_failed:
             return BackendError(
