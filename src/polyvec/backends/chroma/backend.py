@@ -54,6 +54,7 @@ from polyvec.backends.chroma.cache import SparseCache, new_generation
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
 from polyvec.backends.chroma.layout import parse_url
 from polyvec.backends.paths import check_store_path
+from polyvec.backends.store_lock import StoreLock, acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -142,6 +143,7 @@ class ChromaBackend(Backend):
         self._batch_size = batch_size
         self._secret = token or (os.environ.get("CHROMA_TOKEN") if host else None) or None
         cache_dir: Path | None = None
+        self._store_lock: StoreLock | None = None
         try:
             if client is not None:
                 self.client = client
@@ -163,6 +165,7 @@ class ChromaBackend(Backend):
                 )
             elif path is not None:
                 self.display_url = f"chroma+local://{path}"
+                self._store_lock = acquire(path, "Chroma", self)  # before Chroma creates it
                 self.client = chromadb.PersistentClient(
                     path=str(path), tenant=tenant, database=database
                 )
@@ -170,9 +173,11 @@ class ChromaBackend(Backend):
             else:
                 self.display_url = "chroma+memory://"
                 self.client = chromadb.EphemeralClient(tenant=tenant, database=database)
-        except PolyvecError:
-            raise
         except Exception as exc:
+            if self._store_lock is not None:
+                self._store_lock.release()
+            if isinstance(exc, PolyvecError):
+                raise
             raise self._translate(exc, None, "connect") from exc
         self._cache = SparseCache(cache_dir)
         self._handles: dict[str, Any] = {}
@@ -198,6 +203,8 @@ class ChromaBackend(Backend):
             self._closed = True
             self._cache.flush()
             self._handles.clear()
+            if self._store_lock is not None:
+                self._store_lock.release()
 
     # -- errors -----------------------------------------------------------------------
     def _translate(self, exc: BaseException, collection: str | None, op: str) -> PolyvecError:

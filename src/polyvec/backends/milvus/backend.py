@@ -44,10 +44,12 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
 )
-from polyvec.backends.milvus import layout
+from polyvec.backends.milvus import indexes, layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
+from polyvec.backends.milvus.lite_lock import lite_file_in_use
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
 from polyvec.backends.paths import check_store_path
+from polyvec.backends.store_lock import StoreLock, acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -56,6 +58,7 @@ from polyvec.errors import (
     ConfigurationError,
     MissingDependencyError,
     PolyvecError,
+    StoreLockedError,
 )
 from polyvec.filters.ast import Filter
 from polyvec.fusion import RRF, Fusion, fuse
@@ -207,6 +210,7 @@ class MilvusBackend(MilvusRows, Backend):
         self.timeout = float(timeout)
         self._secret = token or (os.environ.get("MILVUS_TOKEN") if uri else None) or None
         self._specs: dict[str, CollectionSpec] = {}
+        self._ready: set[str] = set()  # collections whose indexes and load were checked
         self._closed = False
         self.native_hybrid = bool(native_hybrid)
         if self.native_hybrid:  # this instance declares Milvus' RRF as native
@@ -214,13 +218,21 @@ class MilvusBackend(MilvusRows, Backend):
                 type(self).capabilities, hybrid_fusions=frozenset({"rrf"})
             )
         self._owns_client = client is None
+        self._store_lock: StoreLock | None = None
+        self._lite_file: str | None = None
         if client is not None:
             self.client = client
             self.display_url = "milvus (client given)"
             return
         if path is not None:
-            target = str(path)
+            target = self._lite_file = str(path)
             self.display_url = f"milvus+lite://{target}"
+            # Before Milvus Lite opens the file; held until this process exits, as
+            # pymilvus keeps the Milvus Lite server (and the file) until then.
+            self._store_lock = acquire(target, "Milvus Lite")
+            if lite_file_in_use(target):  # by a program other than polyvec
+                self._store_lock.release()
+                raise StoreLockedError(target, "Milvus Lite")
             with warnings.catch_warnings():  # milvus-lite warns that pkg_resources is old
                 warnings.simplefilter("ignore")
                 with contextlib.suppress(ImportError):
@@ -233,7 +245,12 @@ class MilvusBackend(MilvusRows, Backend):
             kwargs["token"] = self._secret
         if db_name:
             kwargs["db_name"] = db_name
-        self.client = self._connect(kwargs)
+        try:
+            self.client = self._connect(kwargs)
+        except BaseException:
+            if self._store_lock is not None:
+                self._store_lock.release()
+            raise
 
     def _connect(self, kwargs: dict[str, Any], attempts: int = 3) -> Any:
         """A MilvusClient, retried briefly: gRPC shares one transport per target, and a
@@ -262,7 +279,8 @@ class MilvusBackend(MilvusRows, Backend):
         return f"<MilvusBackend {self.display_url}{key}>"
 
     def close(self) -> None:
-        """Close the client this backend opened (a client given to it stays open)."""
+        """Close the client this backend opened (a client given to it stays open). A
+        Milvus Lite file stays this process's until it exits: pymilvus keeps its server."""
         if not self._closed:
             self._closed = True
             if self._owns_client:
@@ -289,6 +307,21 @@ class MilvusBackend(MilvusRows, Backend):
         ):
             self._specs.pop(collection, None)
             return CollectionNotFoundError(collection, "milvus")
+        if "Growing segment loss raw data" in message:  # seen after a kill mid-write
+            return BackendError(
+                f"Milvus {op} failed on {self.display_url}: the engine lost the unflushed "
+                f"rows of {collection!r} when a process writing it was killed; re-add the "
+                "documents written last (re-running that ingest repairs it), or restore a "
+                f"backup ({text[:200]})"
+            )
+        lite_failed = "Open local milvus failed" in message and "not exists" not in message
+        if self._lite_file is not None and lite_failed:
+            return BackendError(
+                f"Milvus Lite could not open {self._lite_file}: most often another program "
+                "has it open (Milvus Lite serves a file to one process at a time; close that "
+                "program, or use a Milvus server for several); else run with LOG_LEVEL=INFO "
+                "to see Milvus Lite's reason"
+            )
         return BackendError(f"Milvus {op} failed on {self.display_url}: {text[:500]}")
 
     def _errors(self, collection: str | None, op: str) -> AbstractContextManager[None]:
@@ -316,16 +349,7 @@ class MilvusBackend(MilvusRows, Backend):
         schema.add_field("text", DataType.VARCHAR, max_length=layout.MAX_TEXT_BYTES)
         schema.add_field("metadata", DataType.JSON)
         schema.add_field("pv", DataType.JSON)
-        index = dict(options.get("index") or {})
-        params = self.client.prepare_index_params()
-        params.add_index(
-            "dense",
-            index_type=index.get("index_type", "AUTOINDEX"),
-            metric_type=layout.METRICS[spec.distance],
-            params=dict(index.get("params") or {}),
-        )
-        if spec.sparse:
-            params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+        params = indexes.index_params(self.client, indexes.needed(spec, options))
         with self._errors(spec.name, "create_collection"):
             self.client.create_collection(
                 self._physical(spec.name),
@@ -340,6 +364,7 @@ class MilvusBackend(MilvusRows, Backend):
         with self._errors(name, "describe_collection"):
             if not self.client.has_collection(physical, timeout=self.timeout):
                 self._specs.pop(name, None)
+                self._ready.discard(name)
                 return None
             described = self.client.describe_collection(physical, timeout=self.timeout)
         spec = layout.spec_from_description(name, str(described.get("description", "")))
@@ -348,8 +373,21 @@ class MilvusBackend(MilvusRows, Backend):
                 f"Milvus collection {physical!r} was not created by polyvec (its description "
                 "holds no polyvec spec): create it with polyvec, or use another name"
             )
+        if name not in self._ready:
+            self._repair(name, spec)
         self._specs[name] = spec
         return spec
+
+    def _repair(self, name: str, spec: CollectionSpec) -> None:
+        """Finish a collection (and the state collection) that a killed process left
+        half-created: a missing index is created, an unloaded collection loaded."""
+        physical, state = self._physical(name), self.prefix + layout.STATE_COLLECTION
+        with self._errors(name, "repair"):
+            needed = indexes.needed(spec, layout.check_options(spec))
+            indexes.ensure_ready(self.client, physical, needed, self.timeout)
+            if self.client.has_collection(state, timeout=self.timeout):
+                indexes.ensure_ready(self.client, state, indexes.STATE_INDEXES, self.timeout)
+        self._ready.add(name)
 
     def _require(self, name: str) -> CollectionSpec:
         spec = self._specs.get(name) or self.get_spec(name)
@@ -370,6 +408,7 @@ class MilvusBackend(MilvusRows, Backend):
             if self.client.has_collection(physical, timeout=self.timeout):
                 self.client.drop_collection(physical, timeout=self.timeout)
         self._specs.pop(name, None)
+        self._ready.discard(name)
         self._drop_state(physical)
 
     def collection_stats(self, collection: str) -> EngineStats:

@@ -56,6 +56,7 @@ from polyvec.backends.qdrant._shared import (
 )
 from polyvec.backends.qdrant.filters import to_qdrant_filter
 from polyvec.backends.qdrant.options import parse_options
+from polyvec.backends.store_lock import StoreLock, acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     AuthenticationError,
@@ -291,9 +292,12 @@ class QdrantBackend(QdrantBase):
         self._local = local
         self._path = path
         self._search_params: dict[str, Any] = {}
+        self._store_lock: StoreLock | None = None
         if client is not None:
             self.client = client
             return
+        if path is not None:  # before qdrant-client creates the directory
+            self._store_lock = acquire(path, "Qdrant local", self)
         kwargs: dict[str, Any] = dict(client_options)
         if local:
             kwargs["force_disable_check_same_thread"] = True  # calls are serialised by a lock
@@ -316,9 +320,11 @@ class QdrantBackend(QdrantBase):
                 timeout=timeout,
                 **kwargs,
             )
-        except PolyvecError:
-            raise
         except Exception as exc:
+            if self._store_lock is not None:
+                self._store_lock.release()
+            if isinstance(exc, PolyvecError):
+                raise
             raise self._translate(exc, None, "open") from exc
 
     @staticmethod
@@ -359,6 +365,8 @@ class QdrantBackend(QdrantBase):
             self._closed = True
             with contextlib.suppress(Exception):
                 self.client.close()
+            if self._store_lock is not None:
+                self._store_lock.release()
 
     # -- native snapshots (server only; see polyvec.transfer.snapshot) -----------------
     def supports_snapshots(self) -> bool:

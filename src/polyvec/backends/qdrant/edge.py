@@ -50,6 +50,7 @@ from polyvec.backends.qdrant._shared import (
 )
 from polyvec.backends.qdrant.filters import to_edge_filter
 from polyvec.backends.qdrant.options import QdrantOptions, parse_options
+from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import translated
 from polyvec.errors import (
     BackendError,
@@ -186,6 +187,8 @@ class QdrantEdgeBackend(QdrantBase):
         self._temporary = path is None
         self.root = Path(tempfile.mkdtemp(prefix="polyvec-edge-") if path is None else path)
         self.root = self.root.expanduser()
+        # before any shard exists: two processes creating one shard lose writes
+        self._store_lock = None if self._temporary else acquire(self.root, "Qdrant Edge", self)
         self._shards: dict[str, Any] = {}
         self._params: dict[str, Any] = {}
         self._closed = False
@@ -230,6 +233,8 @@ class QdrantEdgeBackend(QdrantBase):
             self._shards.clear()
             if self._temporary:
                 shutil.rmtree(self.root, ignore_errors=True)
+            if self._store_lock is not None:
+                self._store_lock.release()
 
     def optimize(self, collection: str) -> bool:
         """Build indexes and merge segments now (blocking). True if anything changed."""
