@@ -139,6 +139,7 @@ class Collection:
         self._write_lock = threading.RLock()
         self._saved = SavedState(backend, name)
         self._doubtful = False  # the statistics may miss another writer's change
+        self._contended = False  # another writer was seen (no lock): saves stay pending
         self._spec = backend.get_spec(name)
         state = self._saved.load() if self._spec is not None else None
         embedder = _choose_embedder(embedder, state)
@@ -234,25 +235,43 @@ class Collection:
         self.stats, self._doubtful = stats, False
         self._save_state()
 
-    def _catch_up(self, exclusive: bool) -> None:
-        """Start a write from the statistics another writer saved since this one's."""
+    def _catch_up(self, exclusive: bool) -> bool:
+        """Start a write from the statistics another writer saved since this one's;
+        whether there were any."""
         stored = self._saved.moved()
         if stored is None:
-            return
+            return False
         if stored.get("pending"):  # its writer is inside a write, or died in one
             if exclusive:  # nobody else is inside: it died, and its rows are uncounted
                 self._recount("a writer of this collection was interrupted")
-                return
+                return True
             self._doubtful = True
+        self._contended = self._contended or not exclusive
         self.stats = CorpusStats.from_dict(stored["stats"])
+        return True
 
     def _settle(self, exclusive: bool) -> None:
-        """End a write: save the statistics, or recount them when another writer may
-        have written meanwhile (never save a view that misses its change)."""
-        if self._doubtful or (not exclusive and self._saved.moved() is not None):
-            self._recount("another process wrote to this collection at the same time")
-        else:
-            self._save_state()
+        """End a write: save the statistics, or — when another writer may have written
+        meanwhile — never save a view that misses its change: recount them under a lock;
+        without one, save them marked pending, so that the next open recounts (a recount
+        here could itself miss a write still under way)."""
+        if exclusive:
+            if self._doubtful:
+                self._recount("they missed a change by another writer")
+            else:
+                self._save_state()
+            return
+        if self._doubtful or self._saved.moved() is not None:
+            if not self._contended:
+                log.warning(
+                    "polyvec: another process writes collection %r at the same time; its "
+                    "BM25 statistics will be recounted when it is next opened (or call "
+                    "rebuild_statistics() once the writers are done)",
+                    self.name,
+                )
+            self._contended = True
+        # once writers met, every save may miss the other's latest change
+        self._save_state(pending=self._contended)
 
     def _count_out(self, counts: Iterable[Any]) -> None:
         for one in counts:
@@ -412,6 +431,10 @@ class Collection:
                         # what this window replaces, read inside the section: another
                         # writer may have replaced it since the view above
                         old = self._existing_counts([docs[i].id for i in part])
+                        # without a lock, one more look right before the mark replaces
+                        # the stored state: a save since the first one would go unseen
+                        if not exclusive and self._catch_up(exclusive):
+                            self._doubtful = True
                         # Write-ahead mark: if the process dies before the statistics below
                         # are saved, the next open sees it and recounts them from the store.
                         self._save_state(pending=True)
