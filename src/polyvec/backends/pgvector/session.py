@@ -109,6 +109,8 @@ class Session:
         """The server's log file when polyvec started the server (named in crash reports)."""
         self._gucs: weakref.WeakKeyDictionary[Conn, dict[str, str]] = weakref.WeakKeyDictionary()
         self._gucs_lock = threading.Lock()
+        self._lockers = threading.local()  # this thread's connection for advisory locks
+        self._locker_conns: list[Conn] = []  # all of them, closed with the session
 
     # -- connections ----------------------------------------------------------------
     def _connect_kwargs(self) -> dict[str, Any]:
@@ -344,26 +346,42 @@ class Session:
             ) from self.unavailable(last)
         raise self.unavailable(last) from None
 
-    @contextlib.contextmanager
-    def advisory_lock(self, key: str) -> Iterator[None]:
-        """Hold PostgreSQL's session-level advisory lock on ``key`` (waiting for it), on a
-        connection of its own: a process killed while holding it loses the connection,
-        and the server releases the lock with it."""
+    def _locker(self) -> Conn:
+        """This thread's connection for advisory locks, kept for the next section (a
+        connection per section cost a connection set-up per write window)."""
+        conn: Conn | None = getattr(self._lockers, "conn", None)
+        if conn is not None and not conn.closed:
+            return conn
         try:
             conn = psycopg.connect(self._conninfo, **self._connect_kwargs())
         except psycopg.OperationalError as exc:
             raise self.unavailable(exc) from None
+        self._lockers.conn = conn
+        with self._lock:
+            self._locker_conns.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def advisory_lock(self, key: str) -> Iterator[None]:
+        """Hold PostgreSQL's session-level advisory lock on ``key`` (waiting for it), on a
+        connection of this thread's own, not the pool's: a process killed while holding
+        it loses the connection, and the server releases the lock with it."""
+        conn = self._locker()
         try:
-            try:
-                conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
-            except psycopg.Error as exc:
-                raise BackendError(
-                    f"PostgreSQL at {self.url} refused the write lock {key!r}: "
-                    f"{scrub(str(exc).strip(), self._conninfo)}"
-                ) from None
+            conn.execute("SELECT pg_advisory_lock(hashtextextended(%s, 0))", [key])
+        except psycopg.Error as exc:
+            conn.close()
+            raise BackendError(
+                f"PostgreSQL at {self.url} refused the write lock {key!r}: "
+                f"{scrub(str(exc).strip(), self._conninfo)}"
+            ) from None
+        try:
             yield
         finally:
-            conn.close()  # ends the session, which releases the lock
+            try:
+                conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", [key])
+            except psycopg.Error:
+                conn.close()  # ends the session, which releases the lock
 
     def fetch(
         self,
@@ -400,5 +418,8 @@ class Session:
         with self._lock:
             self._closed = True
             pool, self._pool = self._pool, None
+            lockers, self._locker_conns = self._locker_conns, []
+        for conn in lockers:
+            conn.close()
         if pool is not None:
             pool.close()
