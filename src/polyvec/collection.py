@@ -433,8 +433,8 @@ class Collection:
                         old = self._existing_counts([docs[i].id for i in part])
                         # without a lock, one more look right before the mark replaces
                         # the stored state: a save since the first one would go unseen
-                        if not exclusive and self._catch_up(exclusive):
-                            self._doubtful = True
+                        if not exclusive:
+                            self._catch_up(exclusive)
                         # Write-ahead mark: if the process dies before the statistics below
                         # are saved, the next open sees it and recounts them from the store.
                         self._save_state(pending=True)

@@ -5,10 +5,11 @@ Every save of the state (BM25 statistics, settings) carries a ``generation`` —
 more than the last one this writer read or wrote — and a ``writer`` token, one per open
 :class:`~polyvec.collection.Collection`. A writer whose last seen (generation, writer)
 pair is no longer the stored one knows that another writer saved in between: it reloads
-the statistics before it writes, and if it happened while it was writing, it recounts
-them instead of saving a view that misses the other writer's change. Where the engine
-keeps writers apart (:meth:`~polyvec.backends.base.Backend.write_section` yields
-``True``) the second case cannot happen. docs/data-safety.md states the guarantee.
+the statistics before it writes, and if it happened while it was writing, it does not
+save a view that misses the other writer's change (it saves the statistics marked
+pending, for the next open to recount). Where writers are kept apart
+(:meth:`~polyvec.backends.base.Backend.write_section` yields ``True``) the second case
+cannot happen. docs/data-safety.md states the guarantee.
 """
 
 from __future__ import annotations

@@ -112,3 +112,49 @@ def test_a_forked_child_does_not_inherit_the_right_to_open(tmp_path):
         assert out.startswith("LOCKED")  # the child's exit left the parent's lock alone
     finally:
         lock.release()
+
+
+def test_write_sections_of_an_embedded_store_are_exclusive(tmp_path: Path) -> None:
+    """The process holds the store alone, so its threads taking turns make a write
+    section exclusive (``True``): Collection then keeps the statistics exact instead of
+    only detecting other writers. A store polyvec does not lock is not exclusive."""
+    import threading
+
+    from polyvec.backends.registry import open_backend
+
+    one = open_backend(f"qdrant-edge://{tmp_path / 'store'}")
+    two = open_backend(f"qdrant-edge://{tmp_path / 'store'}")  # the same store, shared
+    inside, entered, leave = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with one.write_section("kb") as exclusive:
+            assert exclusive
+            with one.write_section("kb") as again:  # re-entrant in one thread
+                assert again
+            inside.set()
+            leave.wait()
+
+    def second() -> None:
+        with two.write_section("kb"):
+            entered.set()
+
+    try:
+        a = threading.Thread(target=first)
+        a.start()
+        inside.wait()
+        b = threading.Thread(target=second)
+        b.start()
+        assert not entered.wait(0.3)  # kept out while the first section is open
+        with two.write_section("other"):  # another collection is not
+            pass
+        leave.set()
+        a.join()
+        b.join()
+        assert entered.is_set()
+    finally:
+        one.close()
+        two.close()
+    memory = open_backend("qdrant+memory://")
+    with memory.write_section("kb") as exclusive:
+        assert exclusive is False
+    memory.close()

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
+from polyvec.backends.store_lock import StoreLock
 from polyvec.backends.values import EXACT_FLOAT_INT, check_document
 from polyvec.errors import ConfigurationError, InputError
 from polyvec.facets import DEFAULT_SCAN_LIMIT, Facets, scan_facet
@@ -205,6 +206,8 @@ class Backend(ABC):
     capabilities: ClassVar[Capabilities]
     schemes: ClassVar[tuple[str, ...]] = ()
     engine_name: ClassVar[str] = "this engine"
+    _store_lock: StoreLock | None = None
+    """An embedded store's lock on its files (:mod:`polyvec.backends.store_lock`)."""
     max_exact_int: int | None = EXACT_FLOAT_INT
     """Metadata ints beyond ±this are refused at write, where the engine would not store
     or compare them exactly (``None``: it compares every int exactly)."""
@@ -316,13 +319,17 @@ class Backend(ABC):
 
     def write_section(self, collection: str) -> AbstractContextManager[bool]:
         """Where polyvec reads a collection's state, writes documents and saves the
-        state again. Yields ``True`` when the engine makes the section exclusive across
-        processes (no other writer of this collection is inside one at the same time;
+        state again. Yields ``True`` when the section is exclusive across processes and
+        threads (no other writer of this collection is inside one at the same time;
         re-entrant in one thread), so the saved BM25 statistics stay exact under
-        concurrent writers. The default yields ``False``: writers are not kept apart,
-        and :class:`~polyvec.collection.Collection` detects the interleaving instead
+        concurrent writers: an embedded store (one process holds its ``_store_lock``;
+        its threads take turns), or an engine with a lock of its own (pgvector
+        overrides this). Otherwise ``False``: writers are not kept apart, and
+        :class:`~polyvec.collection.Collection` detects the interleaving instead
         (docs/data-safety.md)."""
-        return nullcontext(False)
+        if self._store_lock is None:
+            return nullcontext(False)
+        return self._store_lock.section(collection)
 
     def facet(
         self,

@@ -25,10 +25,11 @@ import errno
 import os
 import threading
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from polyvec.errors import ConfigurationError, StoreLockedError
+from polyvec.errors import BackendError, ConfigurationError, StoreLockedError
 
 try:
     import fcntl
@@ -55,6 +56,7 @@ def lock_path(store: str | os.PathLike[str]) -> Path:
 class _Held:
     fd: int
     count: int
+    sections: dict[str, threading.RLock] = field(default_factory=dict)
 
 
 _held: dict[str, _Held] = {}  # lock file (resolved) -> this process's flock on it
@@ -84,6 +86,18 @@ class StoreLock:
     store: str
     path: str
     _released: bool = field(default=False, repr=False)
+
+    @contextlib.contextmanager
+    def section(self, collection: str) -> Iterator[bool]:
+        """A write section of ``collection`` (see ``Backend.write_section``): exclusive,
+        as this process alone holds the store and its threads take turns here."""
+        with _guard:
+            held = _held.get(self.path)
+            if held is None or self._released:
+                raise BackendError(f"the embedded store {self.store} is closed: open it again")
+            turn = held.sections.setdefault(collection, threading.RLock())
+        with turn:
+            yield True
 
     def release(self) -> None:
         with _guard:

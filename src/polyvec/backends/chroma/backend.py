@@ -54,7 +54,7 @@ from polyvec.backends.chroma.cache import SparseCache, new_generation
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
 from polyvec.backends.chroma.layout import parse_url
 from polyvec.backends.paths import check_store_path
-from polyvec.backends.store_lock import StoreLock, acquire
+from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -143,7 +143,7 @@ class ChromaBackend(Backend):
         self._batch_size = batch_size
         self._secret = token or (os.environ.get("CHROMA_TOKEN") if host else None) or None
         cache_dir: Path | None = None
-        self._store_lock: StoreLock | None = None
+        self._store_lock = None
         try:
             if client is not None:
                 self.client = client

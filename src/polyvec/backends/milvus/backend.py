@@ -49,7 +49,7 @@ from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.lite_lock import lite_file_in_use
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
 from polyvec.backends.paths import check_store_path
-from polyvec.backends.store_lock import StoreLock, acquire
+from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     BackendError,
@@ -218,7 +218,7 @@ class MilvusBackend(MilvusRows, Backend):
                 type(self).capabilities, hybrid_fusions=frozenset({"rrf"})
             )
         self._owns_client = client is None
-        self._store_lock: StoreLock | None = None
+        self._store_lock = None
         self._lite_file: str | None = None
         if client is not None:
             self.client = client

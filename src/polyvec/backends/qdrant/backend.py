@@ -56,7 +56,7 @@ from polyvec.backends.qdrant._shared import (
 )
 from polyvec.backends.qdrant.filters import to_qdrant_filter
 from polyvec.backends.qdrant.options import parse_options
-from polyvec.backends.store_lock import StoreLock, acquire
+from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
     AuthenticationError,
@@ -292,7 +292,7 @@ class QdrantBackend(QdrantBase):
         self._local = local
         self._path = path
         self._search_params: dict[str, Any] = {}
-        self._store_lock: StoreLock | None = None
+        self._store_lock = None
         if client is not None:
             self.client = client
             return
