@@ -55,7 +55,7 @@ from polyvec.errors import (
 )
 from polyvec.filters.ast import Filter
 from polyvec.fusion import DBSF, RRF, Fusion, fuse
-from polyvec.types import DocId, Document, Hit, ScoreKind, SparseVector, as_dense
+from polyvec.types import DocId, Document, Hit, Leg, ScoreKind, SparseVector, as_dense
 
 __all__ = [
     "ID_NAMESPACE",
@@ -667,14 +667,14 @@ class QdrantBase(Backend):
         ids = [_engine_id(rec.point_id) for rec in recs]
         narrowed = self._e_only_ids(native_filter, ids)
         out: dict[str, dict[str, float]] = {rec.point_id: {} for rec in recs}
-        sign = -1.0 if spec.distance == "l2" else 1.0
-        for leg, using, query, kind in (
-            ("dense", self.layout.dense, dense, spec.distance),
-            ("sparse", self.layout.sparse, sparse, "bm25"),
-        ):
-            for rec in self._e_search(collection, using, query, len(ids), narrowed, False):
-                if rec.point_id in out:
-                    out[rec.point_id][kind] = (sign if leg == "dense" else 1.0) * rec.score
+        legs: list[tuple[str, Any, ScoreKind, Leg]] = [
+            (self.layout.dense, dense, spec.distance, "dense"),
+            (self.layout.sparse, sparse, "bm25", "sparse"),
+        ]
+        for using, query, kind, leg in legs:
+            found = self._e_search(collection, using, query, len(ids), narrowed, False)
+            for hit in self._hits(found, kind, leg, content=False):  # l2: negated there
+                out[str(hit.id)][kind] = hit.score
         return out
 
     def _fused_here(
