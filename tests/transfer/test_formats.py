@@ -159,7 +159,11 @@ def test_cli_export_import_and_verify(fmt, name, options, engine_url, tmp_path, 
     assert main(["import", str(tmp_path / f"missing.{fmt}"), "--url", dst_url]) == 2
     assert f"missing.{fmt}': no such file" in capsys.readouterr().err
     # an output that cannot be written is refused, typed, before the collection is read
-    for bad, why in [(tmp_path / "no-dir" / name, "does not exist"), (tmp_path, "is a folder")]:
+    for bad, why in [
+        (tmp_path / "no-dir" / name, "does not exist"),
+        (tmp_path, "is a folder"),
+        (Path("/proc") / name, "cannot create files in '/proc'"),  # root passes the bits
+    ]:
         assert main(["export", "--url", src_url, "--collection", "kb", str(bad), *options]) == 2
         assert why in capsys.readouterr().err
     src = opened(src_url)

@@ -17,14 +17,23 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from polyvec.errors import ConfigurationError
 from polyvec.redaction import redact_url
 
-__all__ = ["OWN_DIR", "check_store_path"]
+__all__ = ["OWN_DIR", "check_store_path", "checked_store_url", "probe_writable"]
 
 OWN_DIR = ".polyvec"
 """polyvec's own directory (the default store is ``./.polyvec/data``): made as needed."""
+
+
+def probe_writable(folder: str | os.PathLike[str]) -> None:
+    """Create and remove a file in ``folder``, or raise the ``OSError`` that says why not:
+    permission bits do not tell (root passes them; read-only mounts, /proc)."""
+    fd, probe = tempfile.mkstemp(prefix=".polyvec-probe-", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
 
 
 def check_store_path(url: str, path: str) -> None:
@@ -44,12 +53,18 @@ def check_store_path(url: str, path: str) -> None:
             f"path for a typo, or create that directory first (mkdir -p {parent}) to make a "
             "new store there"
         )
-    try:  # the permission bits do not tell (root, read-only mounts, /proc): try it
-        fd, probe = tempfile.mkstemp(prefix=".polyvec-probe-", dir=parent)
-        os.close(fd)
-        os.unlink(probe)
+    try:
+        probe_writable(parent)
     except OSError as exc:
         raise ConfigurationError(
             f"{shown!r} names a new store in {str(parent)!r}, where this process cannot "
             f"create files ({exc.strerror or exc}): choose a writable directory"
         ) from exc
+
+
+def checked_store_url(url: str, parsed: dict[str, Any]) -> dict[str, Any]:
+    """``parsed`` (a backend's parsed URL), after :func:`check_store_path` on the store
+    path it names, if any: what ``from_url`` of an embedded-capable backend opens."""
+    if isinstance(parsed.get("path"), str):
+        check_store_path(url, parsed["path"])
+    return parsed

@@ -34,6 +34,7 @@ from typing import IO, Any
 from tqdm.auto import tqdm
 
 from polyvec.backends.base import Backend, CollectionSpec
+from polyvec.backends.paths import probe_writable
 from polyvec.errors import CollectionNotFoundError, InputError
 from polyvec.transfer.records import Digest, from_record, record_line
 from polyvec.transfer.verify import DEFAULT_TOLERANCE, VerifyReport, compare
@@ -118,7 +119,8 @@ def _format_of(name: str, format: str | None) -> str:
 
 def _check_output(name: str) -> None:
     """``InputError`` before the collection is read when ``name`` cannot be written: a
-    missing folder or one without write permission (the file goes beside it first)."""
+    missing folder, one where no file can be created (the file goes beside it first), or
+    a folder as the name."""
     if name == "-":
         return
     folder = os.path.dirname(os.path.abspath(name))
@@ -127,11 +129,13 @@ def _check_output(name: str) -> None:
             f"cannot export to {name!r}: the folder {folder!r} does not exist — create it "
             "or choose another path"
         )
-    if not os.access(folder, os.W_OK | os.X_OK):
+    try:
+        probe_writable(folder)
+    except OSError as exc:
         raise InputError(
-            f"cannot export to {name!r}: no permission to write in {folder!r} — choose a "
-            "folder you can write to"
-        )
+            f"cannot export to {name!r}: cannot create files in {folder!r} "
+            f"({exc.strerror or exc}) — choose a folder you can write to"
+        ) from exc
     if os.path.isdir(name):
         raise InputError(f"cannot export to {name!r}: it is a folder — name a file in it")
 

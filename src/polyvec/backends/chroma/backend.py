@@ -53,7 +53,7 @@ from polyvec.backends.chroma import layout
 from polyvec.backends.chroma.cache import SparseCache, new_generation
 from polyvec.backends.chroma.filters import NOTHING, SPARSE_KEY, decode_sparse, to_where
 from polyvec.backends.chroma.layout import parse_url
-from polyvec.backends.paths import check_store_path
+from polyvec.backends.paths import checked_store_url
 from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
@@ -188,10 +188,7 @@ class ChromaBackend(Backend):
     def from_url(cls, url: str, **options: Any) -> ChromaBackend:
         """Open the backend a ``chroma*://`` URL names (see the module docstring);
         keyword ``options`` override the URL's query parameters."""
-        parsed = parse_url(url)
-        if isinstance(parsed.get("path"), str):
-            check_store_path(url, parsed["path"])
-        return cls(**{**parsed, **options})
+        return cls(**{**checked_store_url(url, parse_url(url)), **options})
 
     def __repr__(self) -> str:
         key = " token=***" if self._secret else ""

@@ -48,7 +48,7 @@ from polyvec.backends.milvus import indexes, layout
 from polyvec.backends.milvus.filters import NOTHING, to_expr
 from polyvec.backends.milvus.lite_lock import lite_file_in_use
 from polyvec.backends.milvus.rows import MILVUS_MAX_INT, MilvusRows
-from polyvec.backends.paths import check_store_path
+from polyvec.backends.paths import checked_store_url
 from polyvec.backends.store_lock import acquire
 from polyvec.backends.translate import describe, translated
 from polyvec.errors import (
@@ -269,10 +269,7 @@ class MilvusBackend(MilvusRows, Backend):
     def from_url(cls, url: str, **options: Any) -> MilvusBackend:
         """Open the backend a ``milvus*://`` URL names (see the module docstring);
         keyword ``options`` override the URL's query parameters."""
-        parsed = parse_url(url)
-        if isinstance(parsed.get("path"), str):
-            check_store_path(url, parsed["path"])
-        return cls(**{**parsed, **options})
+        return cls(**{**checked_store_url(url, parse_url(url)), **options})
 
     def __repr__(self) -> str:
         key = " token=***" if self._secret else ""

@@ -43,7 +43,7 @@ from polyvec.backends.base import (
     Capabilities,
     CollectionSpec,
 )
-from polyvec.backends.paths import check_store_path
+from polyvec.backends.paths import checked_store_url
 from polyvec.backends.qdrant._shared import (
     LANGCHAIN_LAYOUT,
     Layout,
@@ -351,10 +351,7 @@ class QdrantBackend(QdrantBase):
     def from_url(cls, url: str, **options: Any) -> QdrantBackend:
         """Open the backend a ``qdrant*://`` URL names (see the module docstring);
         keyword ``options`` override the URL's query parameters."""
-        parsed = parse_url(url)
-        if isinstance(parsed.get("path"), str):
-            check_store_path(url, parsed["path"])
-        return cls(**{**parsed, **options})
+        return cls(**{**checked_store_url(url, parse_url(url)), **options})
 
     def __repr__(self) -> str:
         key = " api_key=***" if self._secret else ""
