@@ -425,37 +425,46 @@ class Collection:
             written: list[DocId] = []
             try:
                 for wstart in range(0, len(docs), window):
-                    part = list(range(wstart, min(wstart + window, len(docs))))
-                    with self.backend.write_section(self.name) as exclusive:
-                        self._catch_up(exclusive)
-                        # what this window replaces, read inside the section: another
-                        # writer may have replaced it since the view above
-                        old = self._existing_counts([docs[i].id for i in part])
-                        # without a lock, one more look right before the mark replaces
-                        # the stored state: a save since the first one would go unseen
-                        if not exclusive:
-                            self._catch_up(exclusive)
-                        # Write-ahead mark: if the process dies before the statistics below
-                        # are saved, the next open sees it and recounts them from the store.
-                        self._save_state(pending=True)
-                        for start in range(0, len(part), size):
-                            chosen = part[start : start + size]
-                            batch = self._vectorise(
-                                [docs[i] for i in chosen], [counts[i] for i in chosen], final
-                            )
-                            self.backend.upsert(self.name, batch)
-                            written.extend(d.id for d in batch)
-                            self._count_out(
-                                old[key] for d in batch if (key := (type(d.id), d.id)) in old
-                            )
-                            self.stats.add_many(counts[i] for i in chosen)
-                            bar.update(len(batch))
-                        self._settle(exclusive)
+                    part = slice(wstart, wstart + window)
+                    self._write_window(docs[part], counts[part], final, size, bar, written)
             except Exception as exc:
                 if not written:
                     raise  # nothing of this call is in the store: the error as it came
                 raise _stopped_part_way(self.name, docs, written, exc) from exc
         return [d.id for d in docs]
+
+    def _write_window(
+        self,
+        docs: Sequence[Document],
+        counts: Sequence[Any],
+        final: CorpusStats,
+        size: int,
+        bar: Any,
+        written: list[DocId],
+    ) -> None:
+        """Embed and write one window of an ``add`` (``size`` documents at a time) in
+        one write section, between a pending mark and the saved statistics; the ids
+        acknowledged so far go to ``written``."""
+        with self.backend.write_section(self.name) as exclusive:
+            self._catch_up(exclusive)
+            # what this window replaces, read inside the section: another writer may
+            # have replaced it since the caller's view
+            old = self._existing_counts([d.id for d in docs])
+            if not exclusive:  # one more look right before the mark replaces the
+                self._catch_up(exclusive)  # stored state: a save since would go unseen
+            # Write-ahead mark: if the process dies before the statistics below are
+            # saved, the next open sees it and recounts them from the store.
+            self._save_state(pending=True)
+            for start in range(0, len(docs), size):
+                batch = self._vectorise(
+                    docs[start : start + size], counts[start : start + size], final
+                )
+                self.backend.upsert(self.name, batch)
+                written.extend(d.id for d in batch)
+                self._count_out(old[key] for d in batch if (key := (type(d.id), d.id)) in old)
+                self.stats.add_many(counts[start : start + size])
+                bar.update(len(batch))
+            self._settle(exclusive)
 
     def _existing_counts(self, ids: Sequence[DocId]) -> dict[tuple[type, DocId], Any]:
         if self.stats.n_docs == 0:
