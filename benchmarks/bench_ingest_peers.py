@@ -68,9 +68,10 @@ def langchain_step(texts_file: Path, store: Path) -> float:
 
 
 def polyvec_step(texts_file: Path, store: Path, spec: str) -> float:
-    """``polyvec ingest`` of the part (one file per passage); seconds of its embedding
-    and writing (from its own report; the model loads inside it, on first use) — the
-    process's wall time is measured outside."""
+    """``polyvec ingest`` of the part (one file per passage); seconds of the whole sync
+    from its own summary (reading and hashing the files, chunking, embedding, writing;
+    the model loads inside it, on first use) — the process's wall time is measured
+    outside."""
     import contextlib
     import io
     import re
@@ -87,7 +88,7 @@ def polyvec_step(texts_file: Path, store: Path, spec: str) -> float:
                 ["ingest", tmp, "--url", f"qdrant+local://{store}", "--collection", _COLLECTION,
                  "--embedder", spec, "--no-progress", "--chunk-size", "100000"]
             )  # fmt: skip
-    found = re.search(r"([0-9.]+)s embedding\+writing", report.getvalue())
+    found = re.search(r" in ([0-9.]+)s$", report.getvalue(), re.MULTILINE)
     if code != 0 or found is None:
         raise SystemExit(f"polyvec ingest failed ({code}): {report.getvalue()}")
     return float(found.group(1))
