@@ -72,10 +72,18 @@ class CountingEmbedder:
 
 
 def build_folder(folder: Path, target: int, chunker: Chunker) -> tuple[int, int]:
-    """Rendered man pages as .txt files until about ``target`` chunks; (files, chunks)."""
+    """Rendered man pages as .txt files until about ``target`` chunks; (files, chunks).
+
+    A page whose text equals one already written (``.so`` aliases) is left out: polyvec
+    would skip it as "same content as" the first while LangChain's ``index()`` stores
+    it again under its own source, and the two stores would not hold the same chunks."""
     folder.mkdir(parents=True, exist_ok=True)
     files = chunks = 0
+    seen: set[str] = set()
     for doc_id, doc in read_files(["/usr/share/man/man1"], exclude=["gcloud*"]):
+        if doc.text in seen:
+            continue
+        seen.add(doc.text)
         n = len(chunker.split(doc.text))
         if chunks + n > target * 1.02:
             continue
