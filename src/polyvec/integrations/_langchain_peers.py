@@ -5,9 +5,10 @@ with an error naming polyvec's spelling. No keyword falls through to a backend u
 =========================================  =============================================
 peer keyword                               polyvec
 =========================================  =============================================
-``collection_name``                        the collection (``collection=``)
+``collection_name``, ``table_name``       the collection (``collection=``)
 ``embedding``, ``embeddings``,             the embeddings (LangChain ``Embeddings`` or a
-``embedding_function``                     polyvec embedder)
+``embedding_function``,                    polyvec embedder)
+``embedding_service``
 ``url`` (a polyvec URL), ``connection``    the backend URL (``postgresql+psycopg://…``
 (a connection string)                      is a polyvec URL too)
 ``location=":memory:"``, ``path=``         ``qdrant+memory://``, ``qdrant+local://path``,
@@ -80,6 +81,27 @@ _REFUSED = {
     "ssl": "use url='chromas://host:8000'",
     "logger": "polyvec logs to the 'polyvec' logger (logging.getLogger('polyvec'))",
     "hybrid_search_config": 'use retrieval_mode="hybrid" (and fusion=...)',
+    "client_options": "name the engine in url= (qdrant://host:6333?timeout=…)",
+    "engine": "pass the database URL as connection= (a string, postgresql://…); polyvec "
+    "opens its own connection pool",
+    "schema_name": "put the schema in the URL (postgresql://…?schema=NAME)",
+    "index_query_options": "set the engine's search parameters as collection options "
+    '(options={"search": {...}})',
+    "k": "pass k= to each search, or as_retriever(search_kwargs={'k': …})",
+    "fetch_k": "pass fetch_k= to each MMR search, or in as_retriever's search_kwargs",
+    "lambda_mult": "pass lambda_mult= to each MMR search, or in as_retriever's search_kwargs",
+    **dict.fromkeys(
+        (
+            "content_column",
+            "embedding_column",
+            "metadata_columns",
+            "ignore_metadata_columns",
+            "id_column",
+            "metadata_json_column",
+        ),
+        "polyvec keeps its own table layout (text, metadata as JSON, vectors); bring a "
+        "PGVectorStore table over with `polyvec migrate --from pgvectorstore`",
+    ),
 }
 
 
@@ -160,11 +182,13 @@ def read_peer_options(given: Mapping[str, Any]) -> PeerOptions:
     ``ConfigurationError`` for a keyword polyvec spells another way."""
     out = PeerOptions()
     for key, value in given.items():
-        if key in ("collection", "collection_name"):
+        if key in ("collection", "collection_name", "table_name"):
             if out.collection is not None and out.collection != value:
-                raise ConfigurationError("collection= and collection_name= differ: give one")
+                raise ConfigurationError(
+                    "collection=, collection_name= and table_name= name two collections: give one"
+                )
             out.collection = value
-        elif key in ("embedding", "embeddings", "embedding_function"):
+        elif key in ("embedding", "embeddings", "embedding_function", "embedding_service"):
             if value is not None:
                 out.embedding = value
         elif key == "url":
@@ -230,7 +254,17 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
             raise ConfigurationError("give client= or a URL (url=, connection=, path= …), not both")
         backend = _client_backend(peer.client, peer.connect)
     else:
-        backend = open_backend(peer.url, **peer.connect)
+        try:
+            backend = open_backend(peer.url, **peer.connect)
+        except TypeError as exc:  # a keyword neither the store nor this backend knows
+            if not peer.connect or "keyword argument" not in str(exc):
+                raise
+            raise ConfigurationError(
+                f"PolyvecVectorStore got {sorted(peer.connect)}: neither a peer store's "
+                "keyword polyvec reads (collection_name, embedding, url/connection, path, "
+                "distance, retrieval_mode … see docs/integrations/langchain.md) nor an "
+                f"option of the backend the URL opens ({exc}); drop or rename it"
+            ) from exc
     name = peer.collection or "langchain"
     try:
         if peer.recreate and backend.get_spec(name) is not None:

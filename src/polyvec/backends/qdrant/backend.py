@@ -276,6 +276,14 @@ class QdrantBackend(QdrantBase):
             self.display_url = "qdrant+memory://" if location == ":memory:" else str(location)
         if layout not in ("polyvec", "langchain"):
             raise ConfigurationError(f"layout must be 'polyvec' or 'langchain', got {layout!r}")
+        if client_options and (local or client is not None):  # qdrant-client drops them
+            raise ConfigurationError(
+                f"QdrantBackend got {sorted(client_options)}: qdrant-client passes such "
+                "options to a Qdrant server only, so "
+                + ("a client given as it is" if client is not None else "a local store")
+                + " would ignore them; drop them (see QdrantBackend's keywords), or name a "
+                "server (qdrant://host:6333)"
+            )
         base = LANGCHAIN_LAYOUT if layout == "langchain" else Layout()
         lay = replace(
             base,
