@@ -269,6 +269,8 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
     try:
         if peer.recreate and backend.get_spec(name) is not None:
             backend.drop_collection(name)
+        elif not peer.recreate:
+            _refuse_peer_data(backend, name)
         # an existing collection of another distance raises CollectionMismatchError
         distance: Any = peer.distance
         coll = Collection(backend, name, embedder=embedder, distance=distance)
@@ -281,6 +283,26 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
             "dimensional vectors"
         )
     return coll
+
+
+def _refuse_peer_data(backend: Any, name: str) -> None:
+    """``ConfigurationError`` naming ``polyvec migrate`` when polyvec holds no collection
+    ``name`` here but a peer store does (PGVector, PGVectorStore): opening it would start
+    an empty polyvec collection beside the user's data. Qdrant and Chroma refuse a peer's
+    collection themselves, naming the same command."""
+    if backend.capabilities.backend != "pgvector" or backend.get_spec(name) is not None:
+        return
+    from polyvec.backends.pgvector.peer_tables import peer_layout
+
+    peer = peer_layout(backend, name)
+    if peer is not None:
+        raise ConfigurationError(
+            f"{name!r} is a collection {peer} wrote, not a polyvec one, so polyvec would "
+            f"start an empty collection beside it: rebuild it once with `polyvec migrate "
+            f"--from {peer} DB_URL DB_URL --collection {name}` (stored vectors kept, BM25 "
+            "built, nothing re-embedded), then open it as before; or give another "
+            "collection_name for a new, empty collection"
+        )
 
 
 def _client_backend(client: Any, options: dict[str, Any]) -> Any:

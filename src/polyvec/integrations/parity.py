@@ -140,22 +140,25 @@ LLAMAINDEX: tuple[Row, ...] = (
 
 PEER_DATA: tuple[tuple[str, str, str], ...] = (
     ("langchain-qdrant (QdrantVectorStore)",
-     "read and written in place (`path=`/`client=`, or `?layout=langchain`); hybrid after "
-     "`polyvec migrate --from langchain-qdrant`",
+     "read and written in place (`path=`/`client=`, or `?layout=langchain`; a plain URL "
+     "names these ways); hybrid after `polyvec migrate --from langchain-qdrant`",
      f"{PORT_TESTS}::test_port_from_langchain_qdrant, "
      f"{PORT_TESTS}::test_hybrid_on_a_langchain_qdrant_collection_names_migrate"),
     ("langchain-postgres (PGVector: langchain_pg_embedding)",
-     "`polyvec migrate --from langchain-postgres` in the same database",
+     "`polyvec migrate --from langchain-postgres` in the same database (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvector"),
     ("langchain-postgres (PGVectorStore table)",
-     "`polyvec migrate --from pgvectorstore` in the same database",
+     "`polyvec migrate --from pgvectorstore` in the same database (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvectorstore"),
     ("langchain-chroma (Chroma)",
-     "`polyvec migrate --from langchain-chroma` in the same Chroma",
+     "`polyvec migrate --from langchain-chroma` in the same Chroma (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_chroma"),
     ("llama-index-vector-stores-qdrant (QdrantVectorStore)",
      "`polyvec migrate --from llama-index-qdrant` in the same Qdrant (nodes and their "
-     "relationships rebuilt)",
+     "relationships rebuilt; opened unmigrated: refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_llama_index_qdrant"),
 )
 """Peer, how polyvec uses the data it wrote, the port tests that prove it."""
