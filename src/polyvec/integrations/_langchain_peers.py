@@ -290,10 +290,13 @@ def _refuse_peer_data(backend: Any, name: str) -> None:
     ``name`` here but a peer store does (PGVector, PGVectorStore): opening it would start
     an empty polyvec collection beside the user's data. Qdrant and Chroma refuse a peer's
     collection themselves, naming the same command."""
-    if backend.capabilities.backend != "pgvector" or backend.get_spec(name) is not None:
+    if backend.capabilities.backend != "pgvector":
         return
+    from polyvec.backends.pgvector.backend import PgVectorBackend
     from polyvec.backends.pgvector.peer_tables import peer_layout
 
+    if not isinstance(backend, PgVectorBackend) or backend.get_spec(name) is not None:
+        return
     peer = peer_layout(backend, name)
     if peer is not None:
         raise ConfigurationError(
