@@ -191,7 +191,7 @@ def test_mmr_with_score_by_vector_and_score_threshold(store: PolyvecVectorStore)
     assert len(by_text) == 3
 
 
-def test_update_documents(store: PolyvecVectorStore) -> None:
+async def test_update_documents(store: PolyvecVectorStore) -> None:
     store.update_document("d3", LCDocument(page_content="zulu yankee", metadata={"n": -3}))
     store.update_documents(
         ["d4", "d5"],
@@ -211,6 +211,10 @@ def test_update_documents(store: PolyvecVectorStore) -> None:
         store.update_documents(["d6", "nope"], [LCDocument(page_content="a")] * 2)
     assert store.get_by_ids(["d6"])[0].page_content == TEXTS[6]  # nothing written
     assert store.collection.count() == count
+    await store.aupdate_documents(["d7"], [LCDocument(page_content="victor", metadata={"n": 7})])
+    assert [(d.page_content, d.metadata) for d in store.get_by_ids(["d7"])] == [
+        ("victor", {"n": 7})
+    ]
 
 
 def test_get_where_like_langchain_chroma(store: PolyvecVectorStore) -> None:
