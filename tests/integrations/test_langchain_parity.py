@@ -9,6 +9,7 @@ own ``maximal_marginal_relevance``, not from polyvec.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,9 +25,16 @@ from langchain_core.vectorstores.utils import maximal_marginal_relevance
 from polyvec import F
 from polyvec.backends.base import Backend
 from polyvec.collection import Collection
-from polyvec.errors import CollectionNotFoundError, ConfigurationError, InputError
+from polyvec.errors import (
+    CollectionNotFoundError,
+    ConfigurationError,
+    FilterSyntaxError,
+    InputError,
+    UnsupportedFilterError,
+)
 from polyvec.filters import matches
 from polyvec.integrations.langchain import LangChainEmbedder, PolyvecVectorStore
+from tests.conftest import engine_for
 
 pytestmark = pytest.mark.langchain
 
@@ -183,7 +191,7 @@ def test_mmr_with_score_by_vector_and_score_threshold(store: PolyvecVectorStore)
     assert len(by_text) == 3
 
 
-def test_update_documents(store: PolyvecVectorStore) -> None:
+async def test_update_documents(store: PolyvecVectorStore) -> None:
     store.update_document("d3", LCDocument(page_content="zulu yankee", metadata={"n": -3}))
     store.update_documents(
         ["d4", "d5"],
@@ -203,6 +211,10 @@ def test_update_documents(store: PolyvecVectorStore) -> None:
         store.update_documents(["d6", "nope"], [LCDocument(page_content="a")] * 2)
     assert store.get_by_ids(["d6"])[0].page_content == TEXTS[6]  # nothing written
     assert store.collection.count() == count
+    await store.aupdate_documents(["d7"], [LCDocument(page_content="victor", metadata={"n": 7})])
+    assert [(d.page_content, d.metadata) for d in store.get_by_ids(["d7"])] == [
+        ("victor", {"n": 7})
+    ]
 
 
 def test_get_where_like_langchain_chroma(store: PolyvecVectorStore) -> None:
@@ -295,3 +307,66 @@ def test_private_metadata_of_the_other_framework_is_hidden(
     assert lc.get(ids=["n1"])["metadatas"] == [{"page": 2}]
     with pytest.raises(InputError, match="_llama_node"):
         lc.add_texts(["x"], [{"_llama_node": "{}"}])
+
+
+def test_like_filter_is_text_match_or_refused(store: PolyvecVectorStore) -> None:
+    # langchain-postgres's $like: '%text%' is a case-sensitive substring, as in SQL LIKE
+    q = _query(10).tolist()
+    odd = [i for i in range(len(IDS)) if "dd" in METAS[i]["group"]]
+    if "text_match" in store.collection.backend.capabilities.filter_operators:
+        got = store.similarity_search_by_vector(q, k=len(IDS), filter={"group": {"$like": "%dd%"}})
+        assert [d.id for d in got] == [i for i, _ in _oracle(_query(10), odd)] and odd
+        assert store.similarity_search_by_vector(q, k=5, filter={"group": {"$like": "%DD%"}}) == []
+    else:  # the backend's own refusal, naming what to do instead
+        with pytest.raises(UnsupportedFilterError, match="text_match"):
+            store.similarity_search_by_vector(q, k=5, filter={"group": {"$like": "%dd%"}})
+    for op, pattern in [("$ilike", "%dd%"), ("$like", "o_d"), ("$like", "odd")]:
+        with pytest.raises(FilterSyntaxError, match=r"\$text_match"):
+            store.similarity_search("alpha", k=3, filter={"group": {op: pattern}})
+
+
+def test_peer_constructor_keywords(
+    engines: Any, backend_variant: str, collection_name: str
+) -> None:
+    from langchain_qdrant import RetrievalMode
+
+    engine = engine_for(engines, backend_variant)
+    assert engine.url is not None
+    url = engine.url(backend_variant, f"t{uuid.uuid4().hex[:10]}")
+    fake = DeterministicFakeEmbedding(size=DIM)
+    # the call of the issue: langchain-qdrant's keywords, none falls through to the backend
+    store = PolyvecVectorStore.from_texts(
+        TEXTS, fake, METAS, IDS, collection_name=collection_name, url=url,
+        distance="Cosine", retrieval_mode=RetrievalMode.HYBRID,
+    )  # fmt: skip
+    try:
+        coll = store.collection
+        assert (coll.name, coll.spec.distance, store.retrieval_mode, coll.count()) == (
+            collection_name, "cosine", "hybrid", len(IDS),
+        )  # fmt: skip
+        want = coll.search("charlie delta", k=4, mode="hybrid")
+        got = store.similarity_search_with_score("charlie delta", k=4)
+        assert [(d.id, s) for d, s in got] == [(str(h.id), pytest.approx(h.score)) for h in want]
+    finally:
+        store.collection.close()
+    # langchain-postgres's spellings (PGVectorStore's table_name) open the same collection;
+    # qdrant+memory:// is a new store each time
+    again = PolyvecVectorStore.from_texts(
+        [], fake, table_name=collection_name, connection=url,
+        distance_strategy="cosine", relevance_score_fn="langchain-postgres",
+    )  # fmt: skip
+    try:
+        held = 0 if backend_variant == "qdrant-memory" else len(IDS)
+        assert again.collection.count() == held and again.retrieval_mode == "dense"
+    finally:
+        again.collection.close()
+    for given, named in [
+        ({"host": "localhost"}, "url="),
+        ({"sparse_embedding": object()}, "retrieval_mode"),
+        ({"retrieval_mode": "fuzzy"}, "retrieval_mode"),
+        ({"distance": "Manhattan"}, "cosine"),
+        ({"table_name": "other"}, "two collections"),
+        ({"frobnicate": 1}, "frobnicate"),  # unknown here and to the backend: named
+    ]:
+        with pytest.raises(ConfigurationError, match=named):
+            PolyvecVectorStore(collection_name=collection_name, embedding=fake, url=url, **given)

@@ -24,7 +24,14 @@ pytest.importorskip("langchain_core")
 from langchain_core.vectorstores import VectorStore
 
 from polyvec.cli import main as polyvec_main
-from polyvec.integrations.langchain import PolyvecEmbeddings, PolyvecVectorStore
+from polyvec.collection import Collection
+from polyvec.errors import ConfigurationError
+from polyvec.integrations.langchain import (
+    LangChainEmbedder,
+    PolyvecEmbeddings,
+    PolyvecVectorStore,
+)
+from polyvec.types import Document
 from tests.conftest import engine_for
 
 pytestmark = [pytest.mark.langchain, pytest.mark.models]
@@ -87,6 +94,32 @@ def _migrate(peer: str, source: str, destination: str, name: str, to: str) -> No
     assert polyvec_main(args) == 0
 
 
+def _hybrid_as_polyvec_wrote_it(migrated: Collection, embeddings: Any) -> None:
+    """The migrated collection searches as one polyvec wrote itself from the same documents
+    (texts and the stored vectors) on the same engine: the same BM25 statistics, the same
+    BM25 (sparse) and hybrid answers, ids and scores. Fails if the migration did not build
+    BM25 vectors or statistics."""
+    stored = [d for batch in migrated.backend.scroll(migrated.name, with_vectors=True)
+              for d in batch]  # fmt: skip
+    assert sorted(str(d.id) for d in stored) == sorted(IDS)
+    ref = Collection(migrated.backend, f"ref_{uuid.uuid4().hex[:8]}",
+                     embedder=LangChainEmbedder(embeddings), distance=migrated.spec.distance)  # fmt: skip
+    try:
+        ref.add([Document(d.id, d.text, d.metadata, dense=d.dense) for d in stored],
+                progress=False)  # fmt: skip
+        assert migrated.stats == ref.stats and migrated.stats.n_docs == len(TEXTS)
+        for mode in ("sparse", "hybrid"):
+            want = ref.search(QUERY, k=5, mode=mode)
+            got = migrated.search(QUERY, k=5, mode=mode)
+            assert [str(h.id) for h in got] == [str(h.id) for h in want], mode
+            assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-4)
+        store = PolyvecVectorStore(migrated, retrieval_mode="hybrid")
+        top = store.similarity_search(QUERY, k=1)[0]
+        assert top.page_content.startswith("PostgreSQL") and top.id == IDS[1]
+    finally:
+        ref.backend.drop_collection(ref.name)
+
+
 def _same(peer: dict[str, Any], ours: dict[str, Any]) -> None:
     assert ours == peer
     assert peer["search"][0].startswith("PostgreSQL")  # the program did real work
@@ -136,12 +169,17 @@ def test_hybrid_on_a_langchain_qdrant_collection_names_migrate(
     tmp_path: Path, embeddings: PolyvecEmbeddings
 ) -> None:
     lq = pytest.importorskip("langchain_qdrant")
-    from polyvec.errors import ConfigurationError
 
     path = str(tmp_path / "qdrant")
     lq.QdrantVectorStore.from_texts(
         TEXTS, embeddings, METAS, IDS, collection_name="docs", path=path
     ).client.close()
+    # polyvec's own layout (a plain URL) cannot address the peer's vector: it says how to
+    with pytest.raises(
+        ConfigurationError, match=r"layout=langchain.*migrate --from langchain-qdrant"
+    ):
+        PolyvecVectorStore.from_url(f"qdrant+local://{path}", collection="docs",
+                                    embedding=embeddings)  # fmt: skip
     store = PolyvecVectorStore(collection_name="docs", embedding=embeddings, path=path,
                                retrieval_mode="hybrid")  # fmt: skip
     with pytest.raises(ConfigurationError, match="polyvec migrate --from"):
@@ -151,10 +189,12 @@ def test_hybrid_on_a_langchain_qdrant_collection_names_migrate(
     _migrate("langchain-qdrant", url, url, "docs", "docs_hybrid")
     hybrid = PolyvecVectorStore(collection_name="docs_hybrid", embedding=embeddings,
                                 url=url, retrieval_mode="hybrid")  # fmt: skip
-    got = hybrid.similarity_search(QUERY, k=2)
-    assert got[0].page_content.startswith("PostgreSQL") and got[0].id == IDS[1]
-    assert hybrid.collection.stats.n_docs == len(TEXTS)
-    hybrid.collection.close()
+    try:
+        got = hybrid.similarity_search(QUERY, k=2)
+        assert got[0].page_content.startswith("PostgreSQL") and got[0].id == IDS[1]
+        _hybrid_as_polyvec_wrote_it(hybrid.collection, embeddings)
+    finally:
+        hybrid.collection.close()
 
 
 # -- langchain-postgres: PGVector and PGVectorStore, migrated in the same database ---------
@@ -177,18 +217,19 @@ def test_port_from_langchain_postgres_pgvector(engines: Any, embeddings: Polyvec
     filters = (MONGO_FILTER, {"topic": {"$like": "%data%"}})
     theirs = program(peer, embeddings, filters)
     assert theirs["filter1"] and all(t in TEXTS[:4] for t in theirs["filter1"])
+    # opened before migrating: refused, naming the command (not a new, empty collection)
+    with pytest.raises(ConfigurationError, match="polyvec migrate --from langchain-postgres"):
+        PolyvecVectorStore(embeddings=embeddings, collection_name=name, connection=url)
     _migrate("langchain-postgres", url, url, name, name)
-    ours = program(
-        PolyvecVectorStore(
-            embeddings=embeddings,
-            collection_name=name,
-            connection=url,
-            relevance_score_fn="langchain-postgres",
-        ),
-        embeddings,
-        filters,
+    store = PolyvecVectorStore(
+        embeddings=embeddings,
+        collection_name=name,
+        connection=url,
+        relevance_score_fn="langchain-postgres",
     )
+    ours = program(store, embeddings, filters)
     _same(theirs, ours)
+    _hybrid_as_polyvec_wrote_it(store.collection, embeddings)
 
 
 def test_port_from_langchain_postgres_pgvectorstore(
@@ -206,17 +247,18 @@ def test_port_from_langchain_postgres_pgvectorstore(
     peer = v2.PGVectorStore.create_sync(engine, table_name=table, embedding_service=embeddings)
     peer.add_texts(TEXTS, METAS, IDS)
     theirs = program(peer, embeddings)
+    with pytest.raises(ConfigurationError, match="polyvec migrate --from pgvectorstore"):
+        PolyvecVectorStore(embeddings=embeddings, table_name=table, connection=url)
     _migrate("pgvectorstore", url, url, table, table)
-    ours = program(
-        PolyvecVectorStore(
-            embeddings=embeddings,
-            collection_name=table,
-            connection=url,
-            relevance_score_fn="langchain-postgres",
-        ),
-        embeddings,
+    store = PolyvecVectorStore(
+        embeddings=embeddings,
+        collection_name=table,
+        connection=url,
+        relevance_score_fn="langchain-postgres",
     )
+    ours = program(store, embeddings)
     _same(theirs, ours)
+    _hybrid_as_polyvec_wrote_it(store.collection, embeddings)
 
 
 # -- langchain-chroma: migrated in the same embedded store ---------------------------------
@@ -227,15 +269,16 @@ def test_port_from_langchain_chroma(tmp_path: Path, embeddings: PolyvecEmbedding
         TEXTS, embeddings, METAS, IDS, collection_name="docs", persist_directory=path
     )
     theirs = program(peer, embeddings, (MONGO_FILTER,))
+    with pytest.raises(ConfigurationError, match="polyvec migrate --from langchain-chroma"):
+        PolyvecVectorStore(collection_name="docs", embedding_function=embeddings,
+                           persist_directory=path)  # fmt: skip
     url = f"chroma+local://{path}"
     _migrate("langchain-chroma", url, url, "docs", "docs_polyvec")
-    ours = program(
-        PolyvecVectorStore(collection_name="docs_polyvec", embedding_function=embeddings,
-                           persist_directory=path, relevance_score_fn="langchain-chroma"),
-        embeddings,
-        (MONGO_FILTER,),
-    )  # fmt: skip
+    store = PolyvecVectorStore(collection_name="docs_polyvec", embedding_function=embeddings,
+                               persist_directory=path, relevance_score_fn="langchain-chroma")  # fmt: skip
+    ours = program(store, embeddings, (MONGO_FILTER,))
     _same(theirs, ours)
+    _hybrid_as_polyvec_wrote_it(store.collection, embeddings)
 
 
 # -- llama-index-vector-stores-qdrant: migrated in the same Qdrant -------------------------
@@ -290,10 +333,13 @@ def test_port_from_llama_index_qdrant(tmp_path: Path, cached_embedder: Any) -> N
     theirs = llama_program(peer, embed)
     client.close()
     url = f"qdrant+local://{path}"
+    with pytest.raises(ConfigurationError, match="polyvec migrate --from llama-index-qdrant"):
+        LlamaStore.from_url(url, collection="docs", embed_model=embed)
     _migrate("llama-index-qdrant", url, url, "docs", "docs_polyvec")
     ours_store = LlamaStore.from_url(url, collection="docs_polyvec", embed_model=embed)
     try:
         ours = llama_program(ours_store, embed)
+        _hybrid_as_polyvec_wrote_it(ours_store.collection, PolyvecEmbeddings(cached_embedder))
     finally:
         ours_store.collection.close()
     assert ours == theirs

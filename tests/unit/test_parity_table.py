@@ -51,9 +51,11 @@ def test_every_polyvec_tick_names_a_test_on_every_backend(test: str) -> None:
     params = {a.arg for a in functions[name].args.args}
     if path == parity.PORT_TESTS:
         return  # a port test runs on the engine its peer writes to
-    # every backend: the test takes the parametrized `backend` fixture, or the module's
-    # `store` fixture, which takes it
-    assert params & {"backend", "store"}, f"{test} does not run on the backend variants"
+    # every backend: the test takes the parametrized `backend` (or `backend_variant`)
+    # fixture, or the module's `store` fixture, which takes `backend`
+    assert params & {"backend", "backend_variant", "store"}, (
+        f"{test} does not run on the backend variants"
+    )
     if "store" in params:
         assert "backend" in {a.arg for a in functions["store"].args.args}
 
@@ -107,6 +109,8 @@ def test_peer_keywords_are_read_or_refused_with_polyvecs_spelling() -> None:
         "c", "E", "postgresql+psycopg://h/db", "dot", True,
     )  # fmt: skip
     assert got.connect == {"batch_size": 7}
+    v2 = read_peer_options({"table_name": "t", "embedding_service": "E"})  # PGVectorStore's
+    assert (v2.collection, v2.embedding) == ("t", "E")
     assert read_peer_options({"path": "/x"}).url == "qdrant+local:///x?layout=langchain"
     assert read_peer_options({"persist_directory": "d"}).url == "chroma+local://d"
     assert read_peer_options({"location": ":memory:"}).url == "qdrant+memory://?layout=langchain"
@@ -118,6 +122,13 @@ def test_peer_keywords_are_read_or_refused_with_polyvecs_spelling() -> None:
         ({"api_key": "s3cret"}, "api_key="),
         ({"use_jsonb": False}, "always"),
         ({"url": "qdrant+memory://", "path": "/x"}, "second backend"),
+        ({"collection_name": "a", "table_name": "b"}, "two collections"),
+        ({"engine": object()}, "connection="),
+        ({"schema_name": "rag"}, r"\?schema="),
+        ({"content_column": "body"}, "migrate --from pgvectorstore"),
+        ({"metadata_columns": ["lang"]}, "migrate --from pgvectorstore"),
+        ({"k": 4}, "search_kwargs"),
+        ({"client_options": {}}, "url="),
     ]:
         with pytest.raises(ConfigurationError, match=named):
             read_peer_options(given)

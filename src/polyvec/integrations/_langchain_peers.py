@@ -5,9 +5,10 @@ with an error naming polyvec's spelling. No keyword falls through to a backend u
 =========================================  =============================================
 peer keyword                               polyvec
 =========================================  =============================================
-``collection_name``                        the collection (``collection=``)
+``collection_name``, ``table_name``       the collection (``collection=``)
 ``embedding``, ``embeddings``,             the embeddings (LangChain ``Embeddings`` or a
-``embedding_function``                     polyvec embedder)
+``embedding_function``,                    polyvec embedder)
+``embedding_service``
 ``url`` (a polyvec URL), ``connection``    the backend URL (``postgresql+psycopg://…``
 (a connection string)                      is a polyvec URL too)
 ``location=":memory:"``, ``path=``         ``qdrant+memory://``, ``qdrant+local://path``,
@@ -80,6 +81,27 @@ _REFUSED = {
     "ssl": "use url='chromas://host:8000'",
     "logger": "polyvec logs to the 'polyvec' logger (logging.getLogger('polyvec'))",
     "hybrid_search_config": 'use retrieval_mode="hybrid" (and fusion=...)',
+    "client_options": "name the engine in url= (qdrant://host:6333?timeout=…)",
+    "engine": "pass the database URL as connection= (a string, postgresql://…); polyvec "
+    "opens its own connection pool",
+    "schema_name": "put the schema in the URL (postgresql://…?schema=NAME)",
+    "index_query_options": "set the engine's search parameters as collection options "
+    '(options={"search": {...}})',
+    "k": "pass k= to each search, or as_retriever(search_kwargs={'k': …})",
+    "fetch_k": "pass fetch_k= to each MMR search, or in as_retriever's search_kwargs",
+    "lambda_mult": "pass lambda_mult= to each MMR search, or in as_retriever's search_kwargs",
+    **dict.fromkeys(
+        (
+            "content_column",
+            "embedding_column",
+            "metadata_columns",
+            "ignore_metadata_columns",
+            "id_column",
+            "metadata_json_column",
+        ),
+        "polyvec keeps its own table layout (text, metadata as JSON, vectors); bring a "
+        "PGVectorStore table over with `polyvec migrate --from pgvectorstore`",
+    ),
 }
 
 
@@ -160,11 +182,13 @@ def read_peer_options(given: Mapping[str, Any]) -> PeerOptions:
     ``ConfigurationError`` for a keyword polyvec spells another way."""
     out = PeerOptions()
     for key, value in given.items():
-        if key in ("collection", "collection_name"):
+        if key in ("collection", "collection_name", "table_name"):
             if out.collection is not None and out.collection != value:
-                raise ConfigurationError("collection= and collection_name= differ: give one")
+                raise ConfigurationError(
+                    "collection=, collection_name= and table_name= name two collections: give one"
+                )
             out.collection = value
-        elif key in ("embedding", "embeddings", "embedding_function"):
+        elif key in ("embedding", "embeddings", "embedding_function", "embedding_service"):
             if value is not None:
                 out.embedding = value
         elif key == "url":
@@ -230,11 +254,23 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
             raise ConfigurationError("give client= or a URL (url=, connection=, path= …), not both")
         backend = _client_backend(peer.client, peer.connect)
     else:
-        backend = open_backend(peer.url, **peer.connect)
+        try:
+            backend = open_backend(peer.url, **peer.connect)
+        except TypeError as exc:  # a keyword neither the store nor this backend knows
+            if not peer.connect or "keyword argument" not in str(exc):
+                raise
+            raise ConfigurationError(
+                f"PolyvecVectorStore got {sorted(peer.connect)}: neither a peer store's "
+                "keyword polyvec reads (collection_name, embedding, url/connection, path, "
+                "distance, retrieval_mode … see docs/integrations/langchain.md) nor an "
+                f"option of the backend the URL opens ({exc}); drop or rename it"
+            ) from exc
     name = peer.collection or "langchain"
     try:
         if peer.recreate and backend.get_spec(name) is not None:
             backend.drop_collection(name)
+        elif not peer.recreate:
+            _refuse_peer_data(backend, name)
         # an existing collection of another distance raises CollectionMismatchError
         distance: Any = peer.distance
         coll = Collection(backend, name, embedder=embedder, distance=distance)
@@ -247,6 +283,29 @@ def open_collection(peer: PeerOptions, embedder: Any) -> Collection:
             "dimensional vectors"
         )
     return coll
+
+
+def _refuse_peer_data(backend: Any, name: str) -> None:
+    """``ConfigurationError`` naming ``polyvec migrate`` when polyvec holds no collection
+    ``name`` here but a peer store does (PGVector, PGVectorStore): opening it would start
+    an empty polyvec collection beside the user's data. Qdrant and Chroma refuse a peer's
+    collection themselves, naming the same command."""
+    if backend.capabilities.backend != "pgvector":
+        return
+    from polyvec.backends.pgvector.backend import PgVectorBackend
+    from polyvec.backends.pgvector.peer_tables import peer_layout
+
+    if not isinstance(backend, PgVectorBackend) or backend.get_spec(name) is not None:
+        return
+    peer = peer_layout(backend, name)
+    if peer is not None:
+        raise ConfigurationError(
+            f"{name!r} is a collection {peer} wrote, not a polyvec one, so polyvec would "
+            f"start an empty collection beside it: rebuild it once with `polyvec migrate "
+            f"--from {peer} DB_URL DB_URL --collection {name}` (stored vectors kept, BM25 "
+            "built, nothing re-embedded), then open it as before; or give another "
+            "collection_name for a new, empty collection"
+        )
 
 
 def _client_backend(client: Any, options: dict[str, Any]) -> Any:

@@ -450,11 +450,17 @@ class PolyvecVectorStore(SearchMethods, VectorStore):
 
 
 def _name(collection: str, options: dict[str, Any]) -> str:
-    """``collection=`` (polyvec's spelling) or ``collection_name=`` (the peers'), popped."""
-    peer = options.pop("collection_name", None)
-    if peer is not None and collection not in ("langchain", peer):
-        raise ConfigurationError(f"collection={collection!r} and collection_name={peer!r} differ")
-    return str(peer or collection)
+    """``collection=`` (polyvec's spelling) or the peers' ``collection_name=`` /
+    ``table_name=`` (PGVectorStore), popped."""
+    given = {k: options.pop(k) for k in ("collection_name", "table_name") if k in options}
+    named = {str(v) for v in given.values() if v is not None}
+    if collection != "langchain":
+        named.add(collection)
+    if len(named) > 1:
+        raise ConfigurationError(
+            f"collection={collection!r} and {given} name two collections: give one"
+        )
+    return named.pop() if named else collection
 
 
 def _own_metadata(metadata: dict[str, Any] | None, doc_id: str) -> dict[str, Any]:

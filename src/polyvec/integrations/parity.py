@@ -103,6 +103,10 @@ LANGCHAIN: tuple[Row, ...] = (
         "`where_document` is refused, naming `$text_match`"),
     Row("delete_collection", ("✗", "✓", "✓"), (_lc("test_delete_collection_and_reset"),),
         ("delete_collection",)),
+    Row("peer constructor keywords (collection_name, url / connection, distance, "
+        "retrieval_mode …)", ("–", "–", "–"), (_lc("test_peer_constructor_keywords"),), None,
+        "each peer's spellings read with the same meaning; the others refused with an error "
+        "naming polyvec's spelling (table on the LangChain page)"),
     Row("store-level retrieval_mode (dense / sparse / hybrid)", ("✓", "✗", "✗"),
         (_lc("test_store_level_hybrid_mode"),), ("__init__", "retrieval_mode"),
         "langchain-qdrant's `RetrievalMode` values are accepted"),
@@ -113,9 +117,11 @@ LANGCHAIN: tuple[Row, ...] = (
         (_lc("test_private_metadata_of_the_other_framework_is_hidden"),), None,
         "the peers serve one framework each"),
     Row("`$like` filter", ("✗", "✓", "✗"),
-        (f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvector",), None,
-        "polyvec: `'%text%'` is `$text_match`; other patterns and `$ilike` are refused, "
-        "naming `$text_match`"),
+        (_lc("test_like_filter_is_text_match_or_refused"),
+         f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvector"), None,
+        "polyvec: `'%text%'` is `$text_match` (where the backend runs it; elsewhere "
+        "`UnsupportedFilterError`); other patterns and `$ilike` are refused, naming "
+        "`$text_match`"),
 )
 
 LLAMAINDEX: tuple[Row, ...] = (
@@ -134,22 +140,25 @@ LLAMAINDEX: tuple[Row, ...] = (
 
 PEER_DATA: tuple[tuple[str, str, str], ...] = (
     ("langchain-qdrant (QdrantVectorStore)",
-     "read and written in place (`path=`/`client=`, or `?layout=langchain`); hybrid after "
-     "`polyvec migrate --from langchain-qdrant`",
+     "read and written in place (`path=`/`client=`, or `?layout=langchain`; a plain URL "
+     "names these ways); hybrid after `polyvec migrate --from langchain-qdrant`",
      f"{PORT_TESTS}::test_port_from_langchain_qdrant, "
      f"{PORT_TESTS}::test_hybrid_on_a_langchain_qdrant_collection_names_migrate"),
     ("langchain-postgres (PGVector: langchain_pg_embedding)",
-     "`polyvec migrate --from langchain-postgres` in the same database",
+     "`polyvec migrate --from langchain-postgres` in the same database (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvector"),
     ("langchain-postgres (PGVectorStore table)",
-     "`polyvec migrate --from pgvectorstore` in the same database",
+     "`polyvec migrate --from pgvectorstore` in the same database (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_postgres_pgvectorstore"),
     ("langchain-chroma (Chroma)",
-     "`polyvec migrate --from langchain-chroma` in the same Chroma",
+     "`polyvec migrate --from langchain-chroma` in the same Chroma (opened unmigrated: "
+     "refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_langchain_chroma"),
     ("llama-index-vector-stores-qdrant (QdrantVectorStore)",
      "`polyvec migrate --from llama-index-qdrant` in the same Qdrant (nodes and their "
-     "relationships rebuilt)",
+     "relationships rebuilt; opened unmigrated: refused, naming the command)",
      f"{PORT_TESTS}::test_port_from_llama_index_qdrant"),
 )
 """Peer, how polyvec uses the data it wrote, the port tests that prove it."""

@@ -248,8 +248,14 @@ class ChromaBackend(Backend):
 
     def create_collection(self, spec: CollectionSpec) -> None:
         hnsw = layout.hnsw_options(spec)
-        existing = self.get_spec(spec.name)
-        if existing is not None:
+        try:
+            found = self._handle(spec.name, fresh=True)
+        except CollectionNotFoundError:
+            found = None
+        if found is not None:  # never adopt a collection another program wrote
+            existing = layout.spec_of(spec.name, found.metadata)
+            if existing is None:
+                raise self._foreign(spec.name)
             existing.require_compatible(spec, sparse=False)
             return
         config = {"hnsw": {"space": _ENGINE_SPACE[spec.distance], **hnsw}}
@@ -274,11 +280,18 @@ class ChromaBackend(Backend):
         handle = self._handle(name)
         spec = layout.spec_of(name, handle.metadata)
         if spec is None:
-            raise ConfigurationError(
-                f"Chroma collection {self._physical(name)!r} was not created by polyvec "
-                "(no pv:spec in its metadata): create it with polyvec, or re-add its documents"
-            )
+            raise self._foreign(name)
         return spec, handle
+
+    def _foreign(self, name: str) -> ConfigurationError:
+        physical = self._physical(name)
+        return ConfigurationError(
+            f"Chroma collection {physical!r} was not created by polyvec (no pv:spec in its "
+            "metadata). If langchain-chroma wrote it, rebuild it beside the original once "
+            f"with `polyvec migrate --from langchain-chroma CHROMA_URL CHROMA_URL --collection "
+            f"{physical} --to-collection NEW` (stored vectors kept, BM25 built) and open NEW; "
+            "else re-add its documents to a collection polyvec creates"
+        )
 
     def list_collections(self) -> list[str]:
         with self._errors(None, "list_collections"):

@@ -276,6 +276,14 @@ class QdrantBackend(QdrantBase):
             self.display_url = "qdrant+memory://" if location == ":memory:" else str(location)
         if layout not in ("polyvec", "langchain"):
             raise ConfigurationError(f"layout must be 'polyvec' or 'langchain', got {layout!r}")
+        if client_options and (local or client is not None):  # qdrant-client drops them
+            raise ConfigurationError(
+                f"QdrantBackend got {sorted(client_options)}: qdrant-client passes such "
+                "options to a Qdrant server only, so "
+                + ("a client given as it is" if client is not None else "a local store")
+                + " would ignore them; drop them (see QdrantBackend's keywords), or name a "
+                "server (qdrant://host:6333)"
+            )
         base = LANGCHAIN_LAYOUT if layout == "langchain" else Layout()
         lay = replace(
             base,
@@ -532,14 +540,16 @@ class QdrantBackend(QdrantBase):
                 name, stored.dimension, stored.distance, stored.sparse, stored.options
             )
         vectors = config.params.vectors
-        dense = vectors if isinstance(vectors, models.VectorParams) else None
-        if isinstance(vectors, Mapping):
+        dense: models.VectorParams | None = None
+        if isinstance(vectors, models.VectorParams):  # unnamed: the layout must say ""
+            dense = vectors if self.layout.dense == "" else None
+        elif isinstance(vectors, Mapping):
             dense = vectors.get(self.layout.dense)
         if dense is None:
             names = list(vectors) if isinstance(vectors, Mapping) else [""]
             raise ConfigurationError(
                 f"collection {name!r} has no dense vector named {self.layout.dense!r} "
-                f"(it has {names}): open it with vector_name=<one of those>"
+                f"(it has {names}): {self._peer_advice(name)}"
             )
         distance = _BACK.get(str(dense.distance.value))
         if distance is None:
@@ -551,6 +561,28 @@ class QdrantBackend(QdrantBase):
             config.params.sparse_vectors or {}
         )
         return CollectionSpec(name, dense.size, distance, sparse)  # type: ignore[arg-type]
+
+    def _peer_advice(self, name: str) -> str:
+        """What to do with a collection polyvec did not create: the peer store that wrote
+        it, known by its first point's payload, names the way to open or migrate it."""
+        with self._errors(name, "scroll"):
+            points, _ = self.client.scroll(name, limit=1, with_payload=True, with_vectors=False)
+        payload = dict(points[0].payload or {}) if points else {}
+        if "_node_content" in payload:
+            return (
+                "llama-index-vector-stores-qdrant wrote it: rebuild it once as a polyvec "
+                "collection (nodes, relationships and stored vectors kept, BM25 built) with "
+                "`polyvec migrate --from llama-index-qdrant QDRANT_URL QDRANT_URL --collection "
+                f"{name} --to-collection NEW`, then open NEW"
+            )
+        if self.layout.content_key in payload:
+            return (
+                "langchain-qdrant wrote it: open it in its layout to read and write it in "
+                "place (PolyvecVectorStore(path=…) / client=…, or ?layout=langchain in the "
+                "URL), or rebuild it with BM25 for hybrid search: `polyvec migrate --from "
+                f"langchain-qdrant QDRANT_URL QDRANT_URL --collection {name} --to-collection NEW`"
+            )
+        return "open it with vector_name=<one of those>"
 
     def _e_list(self) -> list[str]:
         with self._errors(None, "list_collections"):
