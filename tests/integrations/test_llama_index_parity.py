@@ -23,9 +23,10 @@ from llama_index.core.vector_stores.types import (
 )
 from pydantic import ValidationError
 
-from polyvec import DBSF, RRF
+from polyvec import DBSF, RRF, Convex
 from polyvec.backends.base import Backend
 from polyvec.collection import Collection
+from polyvec.errors import EmptyQueryError
 from polyvec.filters import matches
 from polyvec.fusion import fuse
 from polyvec.integrations.llama_index import PolyvecEmbedding, PolyvecVectorStore
@@ -183,6 +184,24 @@ def test_sparse_and_hybrid_among_node_ids(store: PolyvecVectorStore) -> None:
         )  # fmt: skip
         assert hybrid.ids == [str(h.id) for h in expected], (fusion, sparse_k, only)
         assert hybrid.similarities == pytest.approx([h.score for h in expected], abs=1e-4)
+    # LlamaIndex's alpha: a convex combination of the two legs among the nodes
+    both = [_kept(dense_all, subset), _kept(sparse_hits, subset)]
+    convex = fuse(both, Convex(alpha=0.7), 3)
+    by_alpha = store.query(
+        VectorStoreQuery(query_str=query, mode=HYBRID, node_ids=subset, alpha=0.7,
+                         similarity_top_k=6, hybrid_top_k=3)
+    )  # fmt: skip
+    assert by_alpha.ids == [str(h.id) for h in convex]
+    assert by_alpha.similarities == pytest.approx([h.score for h in convex], abs=1e-4)
+    # only stopwords: BM25 matches nothing, the dense leg among the nodes stands (fused)
+    stop = "the of and it"
+    dense_stop = coll.backend.search_dense(name, coll.embed_queries([stop])[0], everything)
+    fused_stop = fuse([_kept(dense_stop, subset), []], DBSF(), 3)
+    alone = store.query(VectorStoreQuery(query_str=stop, mode=HYBRID, node_ids=subset,
+                                         similarity_top_k=6, hybrid_top_k=3))  # fmt: skip
+    assert alone.ids == [str(h.id) for h in fused_stop]
+    with pytest.raises(EmptyQueryError):
+        store.query(VectorStoreQuery(query_str=stop, mode=SPARSE, node_ids=subset))
     # the store's score threshold cuts the fused list as it cuts an unrestricted one
     fused = fuse([_kept(dense_all, subset), _kept(sparse_hits, subset)], DBSF(), 6)
     cut = (fused[1].score + fused[2].score) / 2
