@@ -240,8 +240,9 @@ def test_query_by_embedding_only_and_refusals(store: PolyvecVectorStore) -> None
     result = store.query(VectorStoreQuery(query_embedding=vec, similarity_top_k=3))
     want = store.collection.search("interface to the SQLite database", k=3, mode="dense")
     assert result.ids == [str(h.id) for h in want]
-    with pytest.raises(ConfigurationError, match="node_ids"):
-        store.query(
+    expanding = PolyvecVectorStore(store.collection, multi_query=lambda q, n: [q + " module"])
+    with pytest.raises(ConfigurationError, match="node_ids"):  # no exact answer among ids
+        expanding.query(
             VectorStoreQuery(query_str="x", node_ids=["json"], mode=VectorStoreQueryMode.HYBRID)
         )
     with pytest.raises(ConfigurationError, match="svm"):

@@ -23,9 +23,10 @@ from llama_index.core.vector_stores.types import (
 )
 from pydantic import ValidationError
 
-from polyvec import DBSF, RRF
+from polyvec import DBSF, RRF, Convex
 from polyvec.backends.base import Backend
 from polyvec.collection import Collection
+from polyvec.errors import EmptyQueryError
 from polyvec.filters import matches
 from polyvec.fusion import fuse
 from polyvec.integrations.llama_index import PolyvecEmbedding, PolyvecVectorStore
@@ -34,6 +35,7 @@ from tests.corpus import stdlib_documents
 pytestmark = [pytest.mark.llamaindex, pytest.mark.models]
 
 HYBRID = VectorStoreQueryMode.HYBRID
+SPARSE = VectorStoreQueryMode.SPARSE
 
 
 @pytest.fixture
@@ -131,6 +133,82 @@ async def test_query_among_node_ids(store: PolyvecVectorStore) -> None:
         )
     )
     assert len(mmr.ids or []) == 3 and set(mmr.ids or []) <= set(subset)
+
+
+def _kept(hits: list[Any], ids: list[str]) -> list[Any]:
+    return [h for h in hits if str(h.id) in ids]
+
+
+def test_sparse_and_hybrid_among_node_ids(store: PolyvecVectorStore) -> None:
+    """SPARSE and HYBRID among given nodes: each leg scores them as the unrestricted search
+    does (that search's hits, deep enough to see them all, kept to the nodes), and the
+    hybrid fuses those two lists with the store's fusion."""
+    coll = store.collection
+    name, everything = coll.name, coll.count()
+    query = "compress and decompress data files"
+    sparse_all = store.query(
+        VectorStoreQuery(query_str=query, mode=SPARSE, sparse_top_k=everything)
+    )
+    ranked = list(sparse_all.ids or [])
+    score = dict(zip(ranked, sparse_all.similarities or []))
+    unmatched = [str(d.id) for d in coll.get([str(d.id) for d in stdlib_documents()])]
+    unmatched = [i for i in unmatched if i not in score]
+    assert len(ranked) > 12 and unmatched  # the query must leave some nodes far down or out
+    # the best, and nodes the top 3 never shows, one sharing no term with the query
+    subset = [ranked[0], ranked[4], ranked[7], ranked[11], ranked[-1], unmatched[0]]
+    got = store.query(VectorStoreQuery(query_str=query, mode=SPARSE, node_ids=subset,
+                                       similarity_top_k=4))  # fmt: skip
+    want = [i for i in ranked if i in subset][:4]
+    assert got.ids == want
+    assert got.similarities == pytest.approx([score[i] for i in want], abs=1e-4)
+
+    dense_vec = coll.embed_queries([query])[0]
+    dense_all = coll.backend.search_dense(name, dense_vec, everything)
+    sparse_hits = coll.backend.search_sparse(name, coll.encode_query_sparse(query), everything)
+    assert [str(h.id) for h in sparse_hits] == ranked  # the store's sparse search is this leg
+    for fusion, sparse_k, only in [
+        (DBSF(), None, None),
+        (RRF(k=10), 2, None),
+        (DBSF(), None, MetadataFilters(filters=[MetadataFilter(key="group", value="compression")])),
+    ]:
+        legs = [_kept(dense_all, subset), _kept(sparse_hits, subset)[:sparse_k]]
+        if only is not None:
+            legs = [
+                [h for h in leg if h.document.metadata["group"] == "compression"] for leg in legs
+            ]
+        expected = fuse(legs, fusion, 3)
+        assert len(expected) >= 2  # a comparison with something in it
+        hybrid = PolyvecVectorStore(coll, fusion=fusion).query(
+            VectorStoreQuery(query_str=query, mode=HYBRID, node_ids=subset, filters=only,
+                             similarity_top_k=6, sparse_top_k=sparse_k, hybrid_top_k=3)
+        )  # fmt: skip
+        assert hybrid.ids == [str(h.id) for h in expected], (fusion, sparse_k, only)
+        assert hybrid.similarities == pytest.approx([h.score for h in expected], abs=1e-4)
+    # LlamaIndex's alpha: a convex combination of the two legs among the nodes
+    both = [_kept(dense_all, subset), _kept(sparse_hits, subset)]
+    convex = fuse(both, Convex(alpha=0.7), 3)
+    by_alpha = store.query(
+        VectorStoreQuery(query_str=query, mode=HYBRID, node_ids=subset, alpha=0.7,
+                         similarity_top_k=6, hybrid_top_k=3)
+    )  # fmt: skip
+    assert by_alpha.ids == [str(h.id) for h in convex]
+    assert by_alpha.similarities == pytest.approx([h.score for h in convex], abs=1e-4)
+    # only stopwords: BM25 matches nothing, the dense leg among the nodes stands (fused)
+    stop = "the of and it"
+    dense_stop = coll.backend.search_dense(name, coll.embed_queries([stop])[0], everything)
+    fused_stop = fuse([_kept(dense_stop, subset), []], DBSF(), 3)
+    alone = store.query(VectorStoreQuery(query_str=stop, mode=HYBRID, node_ids=subset,
+                                         similarity_top_k=6, hybrid_top_k=3))  # fmt: skip
+    assert alone.ids == [str(h.id) for h in fused_stop]
+    with pytest.raises(EmptyQueryError):
+        store.query(VectorStoreQuery(query_str=stop, mode=SPARSE, node_ids=subset))
+    # the store's score threshold cuts the fused list as it cuts an unrestricted one
+    fused = fuse([_kept(dense_all, subset), _kept(sparse_hits, subset)], DBSF(), 6)
+    cut = (fused[1].score + fused[2].score) / 2
+    held = PolyvecVectorStore(coll, score_threshold=cut).query(
+        VectorStoreQuery(query_str=query, mode=HYBRID, node_ids=subset, similarity_top_k=6)
+    )
+    assert held.ids == [str(h.id) for h in fused[:2]]
 
 
 def test_normalised_scores_on_request(store: PolyvecVectorStore) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -25,8 +26,8 @@ __all__ = [
     "check_k",
     "clean_llm_output",
     "combine_filters",
-    "dense_among",
     "input_order_hits",
+    "search_among",
     "split_config_options",
     "visible_metadata",
 ]
@@ -163,34 +164,34 @@ def as_query_generator(
     )
 
 
-def dense_among(
-    collection: Any,
-    ids: Sequence[Any],
-    vector: Any,
-    k: int,
-    filter: Filter | None = None,
-    *,
-    mmr_lambda: float | None = None,
-) -> list[Hit]:
-    """The top ``k`` of the documents ``ids`` by dense similarity to ``vector``, scored
-    here exactly as the backends score (cosine, dot, negated L2), ``filter`` applied with
-    polyvec's reference evaluator; MMR over them when ``mmr_lambda`` is given. Serves
-    LlamaIndex's ``VectorStoreQuery(node_ids=...)``: a search among given nodes."""
+def _among_docs(collection: Any, ids: Sequence[Any], filter: Filter | None) -> list[Document]:
+    """The stored documents ``ids`` (each once, with vectors) that ``filter`` keeps, judged
+    by polyvec's reference evaluator (the semantics every backend's filters follow)."""
     from polyvec.filters import matches
-    from polyvec.mmr import mmr
-    from polyvec.types import as_dense
 
-    query = as_dense(vector, where="query vector")
-    docs = [
+    return [
         d
         for d in collection.get(list(dict.fromkeys(ids)), with_vectors=True)
         if filter is None or matches(filter, visible_metadata(d.metadata))
     ]
-    distance = collection.spec.distance
-    hits = []
+
+
+def _ranked(scored: list[tuple[Document, float]], kind: Any, leg: Any) -> list[Hit]:
+    from polyvec.backends.base import ranked_hits
+
+    scored.sort(key=lambda pair: -pair[1])  # stable: ties keep the order of ``ids``
+    return ranked_hits(scored, kind, leg)
+
+
+def _dense_hits(docs: Sequence[Document], vector: Any, distance: str) -> list[Hit]:
+    """``docs`` by dense similarity to ``vector``, scored as the backends score (cosine,
+    dot, negated L2), best first."""
+    from polyvec.types import as_dense
+
+    q = np.asarray(as_dense(vector, where="query vector"), dtype=np.float64)
+    scored = []
     for doc in docs:
         v = np.asarray(doc.dense, dtype=np.float64)
-        q = np.asarray(query, dtype=np.float64)
         if distance == "cosine":
             nv, nq = np.linalg.norm(v), np.linalg.norm(q)
             score = float(v @ q / (nv * nq)) if nv and nq else 0.0
@@ -198,8 +199,108 @@ def dense_among(
             score = float(v @ q)
         else:
             score = -float(np.linalg.norm(v - q))
-        hits.append(Hit(doc, score, distance))
-    hits.sort(key=lambda h: -h.score)
-    if mmr_lambda is not None:
-        return mmr(query, hits, k, mmr_lambda)
+        scored.append((doc, score))
+    return _ranked(scored, distance, "dense")
+
+
+def _engine_idf(collection: Any, tokens: Iterable[int]) -> dict[int, float]:
+    """Each token's IDF as the engine applies it (Qdrant's IDF modifier). polyvec keeps no
+    document frequencies for such engines, and the engine's corpus is its own (points
+    with a sparse vector; on a server, deleted points until it optimises), so the engine
+    is asked: a one-token query scores its best document ``idf · weight``, and that
+    document's stored weight is known. A token no document has gets none (it adds 0)."""
+    from polyvec.types import SparseVector
+
+    backend, name = collection.backend, collection.name
+    idf: dict[int, float] = {}
+    for token in tokens:
+        hits = backend.search_sparse(name, SparseVector((token,), (1.0,)), 1)
+        if not hits:
+            continue
+        doc = hits[0].document
+        if doc.sparse is None:
+            doc = collection.get([doc.id], with_vectors=True)[0]
+        stored = doc.sparse
+        weight = dict(zip(stored.indices, stored.values)).get(token) if stored else None
+        if weight:
+            idf[token] = hits[0].score / weight
+    return idf
+
+
+def _sparse_hits(collection: Any, docs: Sequence[Document], text: str) -> list[Hit]:
+    """``docs`` by BM25 for ``text``, as polyvec's sparse leg scores them: the query vector
+    the leg sends (IDF from the collection's statistics, or 1s where the engine applies
+    IDF) dotted with each document's stored vector; only documents sharing a term, as
+    the engines return. Raises EmptyQueryError when the query has no searchable word."""
+    query = collection.encode_query_sparse(text)
+    weights = dict(zip(query.indices, query.values))
+    if collection.backend.capabilities.native_idf:
+        idf = _engine_idf(collection, weights)
+        weights = {t: w * idf[t] for t, w in weights.items() if t in idf}
+    scored = []
+    for doc in docs:
+        if doc.sparse is None:
+            continue
+        shared = [
+            (weights[t], v) for t, v in zip(doc.sparse.indices, doc.sparse.values) if t in weights
+        ]
+        if shared:
+            scored.append((doc, math.fsum(q * float(v) for q, v in shared)))
+    return _ranked(scored, "bm25", "sparse")
+
+
+def search_among(
+    collection: Any,
+    ids: Sequence[Any],
+    config: RetrieverConfig,
+    filter: Filter | None,
+    *,
+    text: str | None,
+    vector: Any,
+) -> list[Hit]:
+    """``config``'s search (dense, sparse or hybrid; MMR; score threshold) among the
+    documents ``ids``: each leg scores them as in an unrestricted search, keeps its usual
+    depth of them (``candidates``, ``sparse_candidates``), and hybrid legs are fused
+    with ``config.fusion``. ``vector`` is the query embedding (computed from ``text``
+    when ``None``); the sparse and hybrid modes need ``text``."""
+    from polyvec.errors import EmptyQueryError
+    from polyvec.fusion import fuse
+    from polyvec.mmr import mmr
+
+    if config.reranker is not None or config.multi_query is not None or config.group_by:
+        raise ConfigurationError(
+            "a search among given ids (LlamaIndex node_ids) cannot rerank, expand the query "
+            "or group: search among them without reranker, multi_query and group_by, or "
+            "filter on a metadata field instead of passing ids"
+        )
+    has_text = bool(text and text.strip())
+    if config.mode != "dense" and not has_text:
+        raise EmptyQueryError(
+            f"a {config.mode} search among given ids needs the query text (BM25 scores "
+            "it): pass query_str"
+        )
+    needs_vector = config.mode != "sparse" or config.mmr is not None
+    if vector is None and needs_vector:
+        if not has_text:
+            raise EmptyQueryError("the query has neither query text nor a query embedding")
+        vector = collection.embed_queries([text])[0]
+    k = config.k
+    depth = config.leg_depth(k)
+    docs = _among_docs(collection, ids, filter)
+    if config.mode == "dense":
+        hits = _dense_hits(docs, vector, collection.spec.distance)[:depth]
+    elif config.mode == "sparse":
+        hits = _sparse_hits(collection, docs, text or "")[:depth]
+    else:
+        dense = _dense_hits(docs, vector, collection.spec.distance)[:depth]
+        try:
+            sparse = _sparse_hits(collection, docs, text or "")
+        except EmptyQueryError:  # only stopwords: the dense ranking stands, as in search
+            sparse = []
+        sparse = sparse[: config.sparse_candidates or depth]
+        hits = fuse([dense, sparse], config.fusion, depth)
+    if config.mmr is not None:
+        hits = mmr(vector, hits[: config.mmr.fetch_k], k, config.mmr.lambda_mult)
+    if config.score_threshold is not None:
+        hits = [h for h in hits if h.score >= config.score_threshold]
     return hits[:k]

@@ -83,7 +83,7 @@ from polyvec.integrations._common import (
     LLAMA_NODE_KEY,
     LLAMA_REF_DOC_KEY,
     combine_filters,
-    dense_among,
+    search_among,
     split_config_options,
     visible_metadata,
 )
@@ -461,23 +461,10 @@ class PolyvecVectorStore(BasePydanticVectorStore):
     def _among(
         self, query: VectorStoreQuery, cfg: RetrieverConfig, filt: Filter | None
     ) -> list[Hit]:
-        """A search restricted to ``query.node_ids`` (dense, exact; MMR when asked)."""
-        if cfg.mode != "dense" or cfg.reranker is not None or cfg.multi_query is not None:
-            raise ConfigurationError(
-                "VectorStoreQuery.node_ids restricts a dense search (default or MMR mode): "
-                "for a hybrid or sparse search among given nodes, filter on a metadata field"
-            )
-        vector = query.query_embedding
-        if vector is None:
-            if not query.query_str or not query.query_str.strip():
-                raise EmptyQueryError("the query has neither query_str nor query_embedding")
-            vector = self._collection.embed_queries([query.query_str])[0]
-        lam = cfg.mmr.lambda_mult if cfg.mmr is not None else None
-        hits = dense_among(self._collection, query.node_ids or [], vector, cfg.k, filt,
-                           mmr_lambda=lam)  # fmt: skip
-        if cfg.score_threshold is not None:
-            hits = [h for h in hits if h.score >= cfg.score_threshold]
-        return hits
+        """A search restricted to ``query.node_ids``, in any mode: each leg scores the
+        nodes as the unrestricted search would, hybrid legs fused as it fuses them."""
+        return search_among(self._collection, query.node_ids or [], cfg, filt,
+                            text=query.query_str, vector=query.query_embedding)  # fmt: skip
 
 
 def _user_metadata(doc: Document) -> dict[str, Any]:

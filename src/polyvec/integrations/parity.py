@@ -128,8 +128,10 @@ LLAMAINDEX: tuple[Row, ...] = (
     Row("sparse_top_k honoured in HYBRID", ("✓",), (_li("test_sparse_top_k_is_honoured_in_hybrid"),),
         None, "the dense leg searches at least the final k"),
     Row("get_nodes(limit=)", ("✓",), (_li("test_get_nodes_with_limit"),), ("get_nodes", "limit")),
-    Row("VectorStoreQuery(node_ids=...)", ("✓",), (_li("test_query_among_node_ids"),), None,
-        "polyvec: default and MMR modes (exact scores over the given nodes)"),
+    Row("VectorStoreQuery(node_ids=...)", ("✓",),
+        (_li("test_query_among_node_ids"), _li("test_sparse_and_hybrid_among_node_ids")), None,
+        "polyvec: every mode; each leg scores the nodes as the unrestricted search does, "
+        "hybrid legs fused with the store's fusion"),
     Row("scores on [0, 1] (normalize_scores=True)", ("✓ relative-score fusion",),
         (_li("test_normalised_scores_on_request"),), None,
         "raw scores by default; the scale of each kind is on the LlamaIndex page"),
