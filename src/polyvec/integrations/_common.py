@@ -184,23 +184,16 @@ def _ranked(scored: list[tuple[Document, float]], kind: Any, leg: Any) -> list[H
 
 
 def _dense_hits(docs: Sequence[Document], vector: Any, distance: str) -> list[Hit]:
-    """``docs`` by dense similarity to ``vector``, scored as the backends score (cosine,
-    dot, negated L2), best first."""
+    """``docs`` by dense similarity to ``vector``, scored as the backends score, best
+    first."""
+    from polyvec.similarity import similarities
     from polyvec.types import as_dense
 
-    q = np.asarray(as_dense(vector, where="query vector"), dtype=np.float64)
-    scored = []
-    for doc in docs:
-        v = np.asarray(doc.dense, dtype=np.float64)
-        if distance == "cosine":
-            nv, nq = np.linalg.norm(v), np.linalg.norm(q)
-            score = float(v @ q / (nv * nq)) if nv and nq else 0.0
-        elif distance == "dot":
-            score = float(v @ q)
-        else:
-            score = -float(np.linalg.norm(v - q))
-        scored.append((doc, score))
-    return _ranked(scored, distance, "dense")
+    if not docs:
+        return []
+    query = np.asarray(as_dense(vector, where="query vector"), dtype=np.float64)
+    scores = similarities(distance, query, np.array([d.dense for d in docs], dtype=np.float64))
+    return _ranked([(d, float(s)) for d, s in zip(docs, scores)], distance, "dense")
 
 
 def _engine_idf(collection: Any, tokens: Iterable[int]) -> dict[int, float]:

@@ -33,6 +33,7 @@ import numpy as np
 from polyvec.collection import Collection
 from polyvec.errors import EmptyQueryError, InputError
 from polyvec.evaluation.legs import LegSet, leg_kinds
+from polyvec.similarity import similarities
 from polyvec.sparse.stats import CorpusStats
 from polyvec.types import Document, Hit
 
@@ -153,15 +154,8 @@ def _idf_stats(collection: Collection, batch_size: int) -> CorpusStats:
 
 
 def _dense_scores(collection: Collection, query: np.ndarray, texts: Sequence[str]) -> list[float]:
-    docs = collection.embedder.embed_documents(list(texts)).astype(np.float64)
-    q = query.astype(np.float64)
-    distance = collection.spec.distance
-    if distance == "cosine":
-        norms = np.linalg.norm(docs, axis=1) * float(np.linalg.norm(q))
-        return [float(v) for v in (docs @ q) / np.where(norms == 0, 1.0, norms)]
-    if distance == "dot":
-        return [float(v) for v in docs @ q]
-    return [float(-v) for v in np.linalg.norm(docs - q, axis=1)]
+    docs = collection.embedder.embed_documents(list(texts))
+    return [float(v) for v in similarities(collection.spec.distance, query, docs)]
 
 
 def _reinsert(hits: list[Hit], changed: Mapping[str, float], depth: int) -> list[tuple[str, float]]:
