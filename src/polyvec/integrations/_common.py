@@ -205,18 +205,19 @@ def _engine_idf(collection: Any, tokens: Iterable[int]) -> dict[int, float]:
     from polyvec.types import SparseVector
 
     backend, name = collection.backend, collection.name
-    idf: dict[int, float] = {}
+    best: dict[int, Hit] = {}
     for token in tokens:
         hits = backend.search_sparse(name, SparseVector((token,), (1.0,)), 1)
-        if not hits:
-            continue
-        doc = hits[0].document
-        if doc.sparse is None:
-            doc = collection.get([doc.id], with_vectors=True)[0]
-        stored = doc.sparse
+        if hits:
+            best[token] = hits[0]
+    missing = list(dict.fromkeys(h.id for h in best.values() if h.document.sparse is None))
+    fetched = {d.id: d for d in collection.get(missing, with_vectors=True)} if missing else {}
+    idf: dict[int, float] = {}
+    for token, hit in best.items():
+        stored = fetched.get(hit.id, hit.document).sparse
         weight = dict(zip(stored.indices, stored.values)).get(token) if stored else None
         if weight:
-            idf[token] = hits[0].score / weight
+            idf[token] = hit.score / weight
     return idf
 
 
